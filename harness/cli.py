@@ -13,7 +13,7 @@ import sys
 # Exit codes follow Jepsen: 0 valid, 1 anomalies, 2 unknown / run broke, 254 bad arguments.
 EXIT_BAD_ARGS = 254
 
-COMMANDS = ["check"]
+COMMANDS = ["run", "check", "cluster", "report", "serve", "image"]
 
 
 class _Parser(argparse.ArgumentParser):
