@@ -1,0 +1,1 @@
+"""Backends make nodes exist and hand out a Remote per node: netns (here), docker and ssh (later)."""

@@ -1,0 +1,1 @@
+"""Databases under test: how to install, configure, start, stop and inspect a server on a node."""
