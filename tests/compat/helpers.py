@@ -1,0 +1,90 @@
+"""Small helpers shared by the compatibility tests."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.protocol.serialization import Create2
+from kazoo.protocol.states import KazooState
+from kazoo.security import OPEN_ACL_UNSAFE
+
+REQUEST_TIMEOUT = 15.0
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.02,
+             message: str = "condition") -> Any:
+    """Poll until condition() is truthy and return its value; fail the test rather than hang."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def raw_call(client: KazooClient, request: Any) -> Any:
+    """Send a request record exactly as given: no chroot, no client-side path checks.
+
+    kazoo normalises paths before sending them (it prefixes "/" and strips a trailing "/"), so what a server
+    does with a relative path can only be asked this way. Paths in `request` must include the chroot.
+    """
+    result = client.handler.async_result()
+    client._call(request, result)
+    return result.get(timeout=REQUEST_TIMEOUT)
+
+
+class CreateContainer(Create2):
+    """createContainer (opcode 19): kazoo 2.11 has no call for it, but its body and reply are create2's."""
+
+    type = 19
+
+
+def create_container(client: KazooClient, path: str, value: bytes = b"") -> tuple[str, Any]:
+    """Create a container node at `path` (relative to the client's chroot); returns (path, stat)."""
+    full = (client.chroot or "") + path
+    created, stat = raw_call(client, CreateContainer(full, value, OPEN_ACL_UNSAFE, 4))
+    return client.unchroot(created), stat
+
+
+class StateLog:
+    """Records a client's KazooState transitions (listener callbacks run on kazoo's threads)."""
+
+    def __init__(self, client: KazooClient) -> None:
+        self.states: list[KazooState] = []
+        self._cond = threading.Condition()
+        client.add_listener(self._on_state)
+
+    def _on_state(self, state: KazooState) -> None:
+        with self._cond:
+            self.states.append(state)
+            self._cond.notify_all()
+
+    def wait(self, state: KazooState, count: int = 1, timeout: float = 30.0) -> None:
+        """Wait until `state` has been entered `count` times in all."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.states.count(state) >= count, timeout):
+                pytest.fail(f"client never reached {state} x{count}; saw {self.states}")
+
+
+class EventLog:
+    """A kazoo watch callback that collects the events it gets, in delivery order."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event: Any) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def wait(self, count: int = 1, timeout: float = 30.0) -> list[Any]:
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self.events) >= count, timeout):
+                pytest.fail(f"expected {count} watch events, got {self.events}")
+            return list(self.events)

@@ -1,0 +1,238 @@
+"""Znode operations, flags, Stat fields and error codes, identical on the reference server and ZooKeeper."""
+from __future__ import annotations
+
+import pytest
+from kazoo.exceptions import (
+    BadArgumentsError,
+    BadVersionError,
+    ConnectionLoss,
+    NoChildrenForEphemeralsError,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+)
+from kazoo.protocol.serialization import Create
+
+from tests.compat.helpers import create_container, raw_call
+from kazoo.security import OPEN_ACL_UNSAFE
+
+pytestmark = pytest.mark.cluster
+
+
+def test_create_persistent_with_data(zk):
+    c = zk.client
+    assert c.create("/a", b"hello") == "/a"
+    data, stat = c.get("/a")
+    assert data == b"hello"
+    assert stat.dataLength == 5
+    assert (stat.version, stat.cversion, stat.aversion) == (0, 0, 0)
+    assert stat.ephemeralOwner == 0
+    assert stat.numChildren == 0
+    assert stat.czxid == stat.mzxid == stat.pzxid
+    assert stat.ctime == stat.mtime
+
+
+def test_create_without_data_reads_empty(zk):
+    zk.client.create("/empty")
+    data, stat = zk.client.get("/empty")
+    assert data == b""
+    assert stat.dataLength == 0
+
+
+def test_create_existing_is_node_exists(zk):
+    zk.client.create("/dup", b"1")
+    with pytest.raises(NodeExistsError):
+        zk.client.create("/dup", b"2")
+    assert zk.client.get("/dup")[0] == b"1"
+
+
+def test_create_missing_parent_is_no_node_and_makepath_creates_it(zk):
+    with pytest.raises(NoNodeError):
+        zk.client.create("/missing/child")
+    assert zk.client.create("/missing/deep/child", b"x", makepath=True) == "/missing/deep/child"
+    assert zk.client.exists("/missing/deep") is not None
+    assert zk.client.get("/missing/deep/child")[0] == b"x"
+
+
+def test_create2_returns_the_stat_exists_reports(zk):
+    path, stat = zk.client.create("/c2", b"abc", include_data=True)
+    assert path == "/c2"
+    assert stat == zk.client.exists("/c2")
+    assert stat.dataLength == 3 and stat.version == 0 and stat.czxid == stat.mzxid
+
+
+def test_ephemeral_is_owned_by_session_and_cannot_have_children(zk):
+    c = zk.client
+    c.create("/eph", b"e", ephemeral=True)
+    stat = c.exists("/eph")
+    assert stat.ephemeralOwner == c.client_id[0]
+    assert stat.ephemeralOwner != 0
+    with pytest.raises(NoChildrenForEphemeralsError):
+        c.create("/eph/child")
+    with pytest.raises(NoChildrenForEphemeralsError):
+        c.create("/eph/child", ephemeral=True)
+
+
+def test_sequential_names_are_ten_digit_counters(zk):
+    c = zk.client
+    c.create("/seq")
+    assert c.create("/seq/s-", sequence=True) == "/seq/s-0000000000"
+    assert c.create("/seq/s-", sequence=True) == "/seq/s-0000000001"
+    assert c.create("/seq/", sequence=True) == "/seq/0000000002"
+    path = c.create("/seq/e-", b"d", ephemeral=True, sequence=True)
+    assert path == "/seq/e-0000000003"
+    assert c.exists(path).ephemeralOwner == c.client_id[0]
+    assert sorted(c.get_children("/seq")) == ["0000000002", "e-0000000003", "s-0000000000", "s-0000000001"]
+
+
+def test_sequence_counter_counts_creates_not_deletes(zk):
+    """Notes T6: the suffix is the parent's internal create counter; deletes bump only the visible cversion."""
+    c = zk.client
+    c.create("/p")
+    assert c.create("/p/s-", sequence=True) == "/p/s-0000000000"
+    assert c.exists("/p").cversion == 1
+    c.create("/p/a")
+    assert c.exists("/p").cversion == 2
+    c.delete("/p/a")
+    assert c.exists("/p").cversion == 3
+    assert c.create("/p/s-", sequence=True) == "/p/s-0000000002"
+    assert c.exists("/p").cversion == 4
+
+
+def test_sequence_counter_survives_deleting_sequential_children(zk):
+    c = zk.client
+    c.create("/q")
+    first = c.create("/q/n-", sequence=True)
+    c.delete(first)
+    assert c.create("/q/n-", sequence=True) == "/q/n-0000000001"
+
+
+def test_container_node(zk):
+    path, stat = create_container(zk.client, "/box", b"c")
+    assert path == "/box"
+    assert stat.ephemeralOwner == 0
+    assert stat == zk.client.exists("/box")
+    assert zk.client.get("/box")[0] == b"c"
+    zk.client.create("/box/item")
+    assert zk.client.get_children("/box") == ["item"]
+
+
+def test_delete_with_version(zk):
+    c = zk.client
+    c.create("/d", b"0")
+    c.set("/d", b"1")
+    with pytest.raises(BadVersionError):
+        c.delete("/d", version=0)
+    assert c.exists("/d") is not None
+    c.delete("/d", version=1)
+    assert c.exists("/d") is None
+
+
+def test_delete_any_version_missing_and_not_empty(zk):
+    c = zk.client
+    with pytest.raises(NoNodeError):
+        c.delete("/nothing")
+    c.create("/parent/kid", makepath=True)
+    with pytest.raises(NotEmptyError):
+        c.delete("/parent")
+    c.delete("/parent/kid", version=-1)
+    c.delete("/parent", version=-1)
+    assert c.exists("/parent") is None
+
+
+def test_exists_get_on_missing(zk):
+    assert zk.client.exists("/ghost") is None
+    with pytest.raises(NoNodeError):
+        zk.client.get("/ghost")
+    with pytest.raises(NoNodeError):
+        zk.client.get_children("/ghost")
+
+
+def test_set_increments_version_and_checks_it(zk):
+    c = zk.client
+    created = c.create("/v", b"a", include_data=True)[1]
+    stat = c.set("/v", b"bb")
+    assert stat.version == 1
+    assert stat.dataLength == 2
+    assert stat.czxid == created.czxid
+    assert stat.mzxid > created.mzxid
+    assert stat.pzxid == created.pzxid
+    assert stat.ctime == created.ctime and stat.mtime >= created.mtime
+    stat = c.set("/v", b"ccc", version=1)
+    assert stat.version == 2
+    with pytest.raises(BadVersionError):
+        c.set("/v", b"x", version=1)
+    data, now = c.get("/v")
+    assert data == b"ccc" and now == stat
+    with pytest.raises(NoNodeError):
+        c.set("/not-there", b"x")
+
+
+def test_get_children_and_children2_stat(zk):
+    c = zk.client
+    c.create("/kids")
+    for name in ("b", "a", "c"):
+        c.create(f"/kids/{name}")
+    assert sorted(c.get_children("/kids")) == ["a", "b", "c"]
+    children, stat = c.get_children("/kids", include_data=True)
+    assert sorted(children) == ["a", "b", "c"]
+    assert stat == c.exists("/kids")
+    assert stat.numChildren == 3 and stat.cversion == 3
+    assert c.get_children("/kids/a") == []
+
+
+def test_parent_stat_tracks_children(zk):
+    c = zk.client
+    parent = c.create("/fam", b"p", include_data=True)[1]
+    child = c.create("/fam/x", include_data=True)[1]
+    after_create = c.exists("/fam")
+    assert child.czxid > parent.czxid
+    assert after_create.pzxid == child.czxid
+    assert after_create.cversion == 1 and after_create.numChildren == 1
+    assert after_create.mzxid == parent.mzxid and after_create.version == 0
+    c.delete("/fam/x")
+    after_delete = c.exists("/fam")
+    assert after_delete.pzxid > child.czxid
+    assert after_delete.cversion == 2 and after_delete.numChildren == 0
+    assert after_delete.mzxid == parent.mzxid
+    c.set("/fam", b"q")
+    assert c.exists("/fam").pzxid == after_delete.pzxid
+
+
+def test_zxids_increase_across_writes(zk):
+    c = zk.client
+    zxids = [c.create(f"/z{i}", include_data=True)[1].czxid for i in range(3)]
+    zxids.append(c.set("/z0", b"m").mzxid)
+    assert zxids == sorted(zxids) and len(set(zxids)) == 4
+
+
+def test_sync_returns_path(zk):
+    zk.client.create("/s")
+    assert zk.client.sync("/s") == "/s"
+
+
+def test_invalid_paths_are_bad_arguments(zk):
+    for path in ("/b\x00", "/b\x1e"):
+        with pytest.raises(BadArgumentsError):
+            zk.client.create(path)
+
+
+def test_relative_paths_sent_raw(zk):
+    """kazoo would prefix "/", so the request goes out as-is; ZooKeeper checks the parent before the syntax."""
+    acl = OPEN_ACL_UNSAFE
+    with pytest.raises(BadArgumentsError):
+        raw_call(zk.client, Create("relative", b"", acl, 0))
+    with pytest.raises(NoNodeError):
+        raw_call(zk.client, Create("bad/path", b"", acl, 0))
+
+
+def test_large_values(zk):
+    """512 KiB fits under jute.maxbuffer (1 MiB); 2 MiB makes the server drop the connection."""
+    c = zk.client
+    c.create("/big", b"a" * (512 * 1024))
+    assert c.exists("/big").dataLength == 512 * 1024
+    with pytest.raises(ConnectionLoss):
+        c.create("/huge", b"a" * (2 * 1024 * 1024))
+    # The session survives the dropped connection: the client reconnects and carries on.
+    assert c.retry(c.exists, "/big").dataLength == 512 * 1024
+    assert c.retry(c.exists, "/huge") is None
