@@ -1,0 +1,66 @@
+"""This project's reference server (``reference/``) as the DB under test.
+
+One node: ``python3 -m reference --port P --data-dir D``. Several nodes need the replicated server
+(``--config FILE --id N --data-dir D`` with ``server.N=host:peer_port:client_port`` lines), which does not exist
+yet, so a cluster of more than one node is refused with a clear message until replication lands.
+
+The server uses only the standard library, so a node needs python3 and the ``reference`` package: ``code_dir``
+gives the directory to put on PYTHONPATH — the checkout itself on nodes that share the control machine's
+filesystem (netns), an uploaded copy elsewhere (docker, ssh).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from harness.dbs.base import DaemonDB
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class NotSupportedYet(RuntimeError):
+    pass
+
+
+class ReferenceDB(DaemonDB):
+    name = "reference"
+
+    def __init__(self, client_port: int = 2181, peer_port: int = 2888, python: str = "python3",
+                 server_args: list[str] | None = None) -> None:
+        self.client_port = client_port
+        self.peer_port = peer_port
+        self.python = python
+        self.server_args = list(server_args or [])
+
+    def data_dir(self, test: Any, node: str) -> str:
+        return f"{self.directory(test, node)}/data"
+
+    def code_dir(self, test: Any, node: str) -> str:
+        """The directory on the node that holds the ``reference`` package (goes on PYTHONPATH)."""
+        if getattr(test.remote(node), "shares_filesystem", False):
+            return str(REPO)
+        return f"{self.directory(test, node)}/code"
+
+    def install(self, test: Any, node: str) -> None:
+        if len(test.nodes) > 1:
+            raise NotSupportedYet(f"the reference server is single-node until replication lands; "
+                                  f"run it with one node (got {len(test.nodes)}: {', '.join(test.nodes)})")
+        if not getattr(test.remote(node), "shares_filesystem", False):
+            test.remote(node).upload(str(REPO / "reference"), f"{self.code_dir(test, node)}/reference")
+
+    def configure(self, test: Any, node: str) -> None:
+        test.remote(node).run(["mkdir", "-p", self.data_dir(test, node)])
+
+    def env(self, test: Any, node: str) -> dict[str, str]:
+        return {"PYTHONPATH": self.code_dir(test, node), "PYTHONUNBUFFERED": "1"}
+
+    def command(self, test: Any, node: str) -> list[str]:
+        return [self.python, "-m", "reference", "--port", str(self.client_port),
+                "--data-dir", self.data_dir(test, node), *self.server_args]
+
+    def version(self, test: Any) -> str:
+        # Read, not imported: the tester treats the server as a black box.
+        text = (REPO / "reference" / "__init__.py").read_text()
+        match = re.search(r"^__version__\s*=\s*[\"']([^\"']+)", text, re.M)
+        return match.group(1) if match else "dev"
