@@ -153,14 +153,20 @@ class Reader:
         return st.unpack_from(self.buf, pos)
 
     def _length(self, what: str) -> int:
-        start = self.pos
-        n = self.int_()
-        if n < -1:
-            raise DecodeError(f"negative {what} length {n} at offset {start}")
+        """Read a buffer/ustring length prefix (-1 = null) and check it against the limit and the bytes left."""
+        pos = self.pos
+        if pos + 4 > self.end:
+            raise self._short(f"{what} length", 4)
+        n = _unpack_int(self.buf, pos)[0]
+        self.pos = pos + 4
+        if n < 0:
+            if n == -1:
+                return -1
+            raise DecodeError(f"negative {what} length {n} at offset {pos}")
         if n > self.max_field:
-            raise DecodeError(f"{what} length {n} at offset {start} exceeds limit {self.max_field}")
-        if self.pos + n > self.end:
-            raise DecodeError(f"{what} at offset {start} declares {n} bytes, only {self.end - self.pos} left")
+            raise DecodeError(f"{what} length {n} at offset {pos} exceeds limit {self.max_field}")
+        if pos + 4 + n > self.end:
+            raise DecodeError(f"{what} at offset {pos} declares {n} bytes, only {self.end - pos - 4} left")
         return n
 
     def buffer(self) -> bytes | None:
@@ -172,7 +178,6 @@ class Reader:
         return self.buf[pos:pos + n]
 
     def ustring(self) -> str | None:
-        start = self.pos
         n = self._length("ustring")
         if n == -1:
             return None
@@ -181,12 +186,19 @@ class Reader:
         try:
             return self.buf[pos:pos + n].decode("utf-8")
         except UnicodeDecodeError as e:
-            raise DecodeError(f"invalid UTF-8 in ustring at offset {start}: {e.reason}") from None
+            raise DecodeError(f"invalid UTF-8 in ustring at offset {pos - 4}: {e.reason}") from None
 
     def string(self) -> str:
         """A ustring where the record needs a str: null reads as "" (kazoo writes "" as null)."""
-        s = self.ustring()
-        return "" if s is None else s
+        n = self._length("ustring")
+        if n <= 0:
+            return ""
+        pos = self.pos
+        self.pos = pos + n
+        try:
+            return self.buf[pos:pos + n].decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DecodeError(f"invalid UTF-8 in ustring at offset {pos - 4}: {e.reason}") from None
 
     def _count(self, min_item: int) -> int:
         start = self.pos

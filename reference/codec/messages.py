@@ -10,7 +10,7 @@ from typing import Any
 
 from .constants import OpCode, Xid
 from .errors import DecodeError, UnknownOpcode
-from .jute import Reader, Writer
+from .jute import DEFAULT_MAX_FIELD, Reader, Writer
 from .records import (
     AddWatchRequest, AuthPacket, CheckVersionRequest, CheckWatchesRequest, ConnectRequest, ConnectResponse,
     Create2Response, CreateRequest, CreateResponse, CreateTTLRequest, DeleteRequest, ExistsRequest, ExistsResponse,
@@ -18,7 +18,7 @@ from .records import (
     GetChildren2Response, GetChildrenRequest, GetChildrenResponse, GetDataRequest, GetDataResponse,
     GetEphemeralsRequest, GetEphemeralsResponse, GetSASLRequest, MultiRequest, MultiResponse, ReconfigRequest,
     RemoveWatchesRequest, ReplyHeader, RequestHeader, SetACLRequest, SetACLResponse, SetDataRequest, SetDataResponse,
-    SetSASLResponse, SetWatches, SetWatches2, SyncRequest, SyncResponse, WatcherEvent, WhoAmIResponse,
+    SetSASLResponse, SetWatches, SetWatches2, Stat, SyncRequest, SyncResponse, WatcherEvent, WhoAmIResponse,
 )
 
 _REQ_HEADER = struct.Struct(">ii")
@@ -29,6 +29,8 @@ _pack_framed_req = _FRAMED_REQ_HEADER.pack
 _pack_framed_reply = _FRAMED_REPLY_HEADER.pack
 _unpack_req = _REQ_HEADER.unpack_from
 _unpack_reply = _REPLY_HEADER.unpack_from
+_unpack_int = struct.Struct(">i").unpack_from
+_unpack_stat = struct.Struct(">qqqqiiiqiiq").unpack_from
 
 # opcode -> request body record; None = the request has no body.
 REQUEST_RECORDS: dict[int, type | None] = {
@@ -100,6 +102,60 @@ RESPONSE_RECORDS: dict[int, type | None] = {
 _BODYLESS_XIDS = frozenset((Xid.PING, Xid.AUTH, Xid.SET_WATCHES))
 
 
+# ---------------------------------------------------------------- fast paths
+# The hot messages of a read/write workload decoded with direct struct calls instead of a Reader. Each returns
+# None for anything unusual (null fields, bad lengths, bad UTF-8, trailing bytes), and the caller then runs the
+# general decoder, which produces the precise DecodeError. So these change speed only, never results.
+
+def _fast_path_watch(payload: bytes, cls: type) -> Any:
+    if len(payload) < 13:
+        return None
+    n = _unpack_int(payload, 8)[0]
+    if n < 0 or n > DEFAULT_MAX_FIELD or 13 + n != len(payload):
+        return None
+    try:
+        path = payload[12:12 + n].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return cls(path, payload[12 + n] != 0)
+
+
+def _fast_set_data(payload: bytes) -> SetDataRequest | None:
+    end = len(payload)
+    if end < 20:
+        return None
+    n = _unpack_int(payload, 8)[0]
+    if n < 0 or n > DEFAULT_MAX_FIELD or 20 + n > end:
+        return None
+    d = 16 + n
+    m = _unpack_int(payload, 12 + n)[0]
+    if m < 0 or m > DEFAULT_MAX_FIELD or d + m + 4 != end:
+        return None
+    try:
+        path = payload[12:12 + n].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return SetDataRequest(path, payload[d:d + m], _unpack_int(payload, d + m)[0])
+
+
+_FAST_REQUESTS = {
+    OpCode.GET_DATA: lambda p: _fast_path_watch(p, GetDataRequest),
+    OpCode.EXISTS: lambda p: _fast_path_watch(p, ExistsRequest),
+    OpCode.GET_CHILDREN: lambda p: _fast_path_watch(p, GetChildrenRequest),
+    OpCode.GET_CHILDREN2: lambda p: _fast_path_watch(p, GetChildren2Request),
+    OpCode.SET_DATA: _fast_set_data,
+}
+
+
+def _fast_get_data_response(payload: bytes) -> GetDataResponse | None:
+    if len(payload) < 20:
+        return None
+    n = _unpack_int(payload, 16)[0]
+    if n < 0 or n > DEFAULT_MAX_FIELD or 88 + n != len(payload):
+        return None
+    return GetDataResponse(payload[20:20 + n], Stat(*_unpack_stat(payload, 20 + n)))
+
+
 # ---------------------------------------------------------------- handshake
 
 def decode_connect_request(payload: bytes) -> ConnectRequest:
@@ -143,6 +199,11 @@ def decode_request(payload: bytes) -> tuple[RequestHeader, Any]:
     except KeyError:
         raise UnknownOpcode(xid, opcode) from None
     header = RequestHeader(xid, opcode)
+    fast = _FAST_REQUESTS.get(opcode)
+    if fast is not None:
+        record = fast(payload)
+        if record is not None:
+            return header, record
     if cls is None:
         if len(payload) != 8:
             raise DecodeError(f"opcode {opcode} takes no body but {len(payload) - 8} bytes follow the header")
@@ -192,6 +253,10 @@ def decode_reply(payload: bytes, opcode: int) -> tuple[ReplyHeader, Any]:
             cls = RESPONSE_RECORDS[opcode]
         except KeyError:
             raise UnknownOpcode(header.xid, opcode) from None
+    if cls is GetDataResponse:
+        record = _fast_get_data_response(payload)
+        if record is not None:
+            return header, record
     if cls is None:
         if len(payload) != 16:
             raise DecodeError(f"reply to opcode {opcode} has {len(payload) - 16} unexpected body bytes")

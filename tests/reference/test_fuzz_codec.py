@@ -239,3 +239,53 @@ def test_four_letter_words():
         assert struct.unpack(">i", word)[0] > 0xFFFFF
     for not_word in (b"\x00\x00\x00\x2d", b"RUOK", b"ruo", b"xxxx"):
         assert not is_four_letter_word(not_word)
+
+
+# ---------------------------------------------------------------- fast paths agree with the general decoder
+
+def _general_request(payload: bytes, op: int):
+    try:
+        r = Reader(payload, pos=8)
+        rec = M.REQUEST_RECORDS[op].read(r)
+        r.expect_end()
+        return rec
+    except DecodeError:
+        return "error"
+
+
+FAST_OPS = sorted(M._FAST_REQUESTS)
+
+
+@FUZZ
+@given(st.data(), st.sampled_from(FAST_OPS), ordinary_xids)
+def test_fast_request_paths_agree_with_general_decoder(data, op, xid):
+    from codec_strategies import request_bodies
+    rec = data.draw(request_bodies[op])
+    valid = M.encode_request(xid, op, rec)[4:]
+    payload = data.draw(st.one_of(st.just(valid), mutated(valid)))
+    if len(payload) < 8 or struct.unpack_from(">i", payload, 4)[0] != op:
+        return
+    fast = M._FAST_REQUESTS[op](payload)
+    general = _general_request(payload, op)
+    assert fast is None or fast == general
+    if payload == valid and getattr(rec, "data", b"") is not None:  # null data is left to the general path
+        assert fast == general
+
+
+@FUZZ
+@given(st.data(), ordinary_xids)
+def test_fast_get_data_response_agrees_with_general_decoder(data, xid):
+    from codec_strategies import get_data_resp
+    rec = data.draw(get_data_resp)
+    valid = M.encode_reply(R.ReplyHeader(xid, 1, 0), rec)[4:]
+    payload = data.draw(st.one_of(st.just(valid), mutated(valid)))
+    fast = M._fast_get_data_response(payload)
+    try:
+        r = Reader(payload, pos=16)
+        general = R.GetDataResponse.read(r)
+        r.expect_end()
+    except DecodeError:
+        general = "error"
+    assert fast is None or fast == general
+    if payload == valid and rec.data is not None:
+        assert fast == general
