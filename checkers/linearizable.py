@@ -1,0 +1,538 @@
+"""Linearizability checking: a Wing–Gong/Lowe depth-first search, with the pruning that makes it cheap in practice.
+
+Semantics (Jepsen's): an ``ok`` op took effect once between its invocation and its completion; a ``fail`` op never
+took effect and is dropped (unless the format made it an observation, see checkers/models.py); an ``info`` op (or
+one never completed) may take effect at any point after its invocation, or never: its return is at +infinity and
+the search may leave it out. Crashed reads constrain nothing and are dropped by the model.
+
+The search (per independent key):
+- *P-compositionality*: the model's ``partition`` splits the history (our JSONL ``key`` field, jepsen.independent
+  keys, a multi-register's connected registers) and every part is checked alone, in parallel processes when big.
+- *Segments*: the history is cut wherever no completed op is open (every op invoked so far has returned, apart
+  from crashed ones). Segments are searched one after another; what crosses a cut is a *configuration*
+  (model state, crashed ops not yet linearized). Each segment's search is the classic WGL loop over a doubly
+  linked list of call/return entries (lift/unlift), with its own small bitsets, and yields the configurations
+  in which it can finish; the next segment starts from those, lazily and depth-first, so a valid history is
+  accepted as soon as one linearization is found.
+- *Dominance instead of plain memoisation*: leaving a crashed op unlinearized is never worse than having
+  linearized it (it may still happen later, or never), so a node (linearized set L, state s) is pruned when a
+  visited node (L', s) has the same completed ops and a subset of L's crashed ops. The same rule prunes
+  configurations at cuts.
+- *Candidate order*: completed ops first (in call order), crashed ops last and only one of several identical
+  crashed ops (the earliest invoked can stand for the others).
+- The model's ``reduce`` rewrites the problem first (a register maps values nobody reads to one value and drops
+  crashed writes of them).
+- *Budget*: a deadline and a cap on the number of live memoised configurations; past either the verdict is
+  ``"unknown"``, never a hang.
+
+On an invalid history the result carries a counterexample: the longest linearization found (history indexes in
+linearization order), the op that could not be linearized after it, the model states possible at that point, and
+the ops concurrent with it.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from checkers.history import INFO, Op, Pair, pairs as make_pairs
+from checkers.models import outcome
+
+INF = float("inf")
+DEFAULT_MAX_CONFIGS = 2_000_000  # live memoised configurations per key (~150 bytes each)
+PARALLEL_MIN_OPS = 5_000
+ROUND_START_CONFIGS = 50_000  # first per-key cap when several keys compete (see _run_rounds)
+ROUND_GROWTH = 8  # below this, starting processes costs more than it saves
+MAX_REPORTED_STATES = 20
+
+
+class BudgetExceeded(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class KeyOp:
+    """One op of a key's sub-history as the search sees it."""
+    call: float  # position of the invocation in the history
+    ret: float  # position of the completion; INF for a crashed op
+    mop: Any  # the model op
+    index: int  # history index of the invocation
+    info: bool  # crashed (may happen or not)
+
+
+class _Entry:
+    __slots__ = ("call", "id", "bit", "op", "info", "match", "prev", "next")
+
+    def __init__(self, call: bool, op: KeyOp | None = None) -> None:
+        self.call = call
+        self.op = op
+        self.info = op.info if op is not None else False
+        self.id = -1
+        self.bit = 0
+        self.match: _Entry | None = None
+        self.prev: _Entry | None = None
+        self.next: _Entry | None = None
+
+
+def _lift(e: _Entry) -> None:
+    e.prev.next = e.next
+    if e.next is not None:
+        e.next.prev = e.prev
+    m = e.match
+    if m is not None:
+        m.prev.next = m.next
+        if m.next is not None:
+            m.next.prev = m.prev
+
+
+def _unlift(e: _Entry) -> None:
+    m = e.match
+    if m is not None:
+        m.prev.next = m
+        if m.next is not None:
+            m.next.prev = m
+    e.prev.next = e
+    if e.next is not None:
+        e.next.prev = e
+
+
+class _Budget:
+    __slots__ = ("deadline", "max_configs", "live", "explored", "ticks")
+
+    def __init__(self, deadline: float, max_configs: int) -> None:
+        self.deadline = deadline  # time.monotonic() value: the same clock in forked workers
+        self.max_configs = max_configs
+        self.live = 0
+        self.explored = 0
+        self.ticks = 0
+
+    def add(self, n: int = 1) -> None:
+        self.live += n
+        self.explored += n
+        if self.live > self.max_configs:
+            raise BudgetExceeded(f"memory limit: more than {self.max_configs} configurations")
+        self.ticks += n
+        if self.ticks >= 2048:
+            self.ticks = 0
+            if time.monotonic() > self.deadline:
+                raise BudgetExceeded("time limit")
+
+
+class _Best:
+    """The deepest dead end seen: material for the counterexample."""
+    __slots__ = ("depth", "path", "states", "blocking", "candidates")
+
+    def __init__(self) -> None:
+        self.depth = -1
+        self.path: list[int] = []
+        self.states: list[Any] = []
+        self.blocking: KeyOp | None = None
+        self.candidates: list[int] = []
+
+
+class _KeySearch:
+    def __init__(self, ops: list[KeyOp], model: Any, init: Any, budget: _Budget) -> None:
+        self.model = model
+        self.init = init
+        self.budget = budget
+        self.best = _Best()
+        self.path: list[int] = []  # history indexes in linearization order, shared by the nested segment searches
+        self.ops = sorted(ops, key=lambda o: o.call)
+        infos = [o for o in self.ops if o.info]
+        self.info_bit = {id(o): 1 << i for i, o in enumerate(infos)}
+        # Cut before an op invoked after every earlier completed op returned; a segment needs a completed op.
+        self.segments: list[list[KeyOp]] = []
+        max_ret = -INF
+        for o in self.ops:
+            if not self.segments or (o.call > max_ret and any(not x.info for x in self.segments[-1])):
+                self.segments.append([])
+            self.segments[-1].append(o)
+            if not o.info:
+                max_ret = max(max_ret, o.ret)
+        # Crashed ops invoked before each segment (they may be carried into it).
+        self.carried: list[list[KeyOp]] = []
+        acc: list[KeyOp] = []
+        for seg in self.segments:
+            self.carried.append(list(acc))
+            acc.extend(o for o in seg if o.info)
+        self.base_depth: list[int] = []
+        d = 0
+        for seg in self.segments:
+            self.base_depth.append(d)
+            d += sum(1 for o in seg if not o.info)
+
+    # --------------------------------------------------------------------------------------------- outer search
+    def run(self) -> bool:
+        if not self.segments:
+            return True
+        seen: list[dict[Any, list[int]]] = [dict() for _ in self.segments]
+        stack: list[Iterator[tuple[Any, int]]] = [self._segment(0, self.init, 0)]
+        seen[0][self.init] = [0]
+        nseg = len(self.segments)
+        while stack:
+            cfg = next(stack[-1], None)
+            if cfg is None:
+                stack.pop()
+                continue
+            k = len(stack)
+            if k == nseg:
+                return True
+            state, pending = cfg
+            lst = seen[k].setdefault(state, [])
+            # Already started from (state, P') with P' ⊇ pending: that one had at least as much freedom and failed.
+            if any(pending & ~p == 0 for p in lst):
+                continue
+            lst.append(pending)
+            self.budget.add()
+            stack.append(self._segment(k, state, pending))
+        return False
+
+    # ------------------------------------------------------------------------------------------ one segment
+    def _segment(self, k: int, state0: Any, pending: int) -> Iterator[tuple[Any, int]]:
+        """Yield every undominated configuration in which segment k can end, starting from (state0, pending)."""
+        seg = self.segments[k]
+        info_bit = self.info_bit
+        carried = [o for o in self.carried[k] if pending & info_bit[id(o)]]
+        head = _Entry(True)
+        events: list[tuple[float, int, _Entry]] = []
+        entries: list[_Entry] = []
+        tail_returns: list[_Entry] = []
+        carried_ids = {id(o) for o in carried}
+        for o in carried + seg:
+            c = _Entry(True, o)
+            r = _Entry(False, o)
+            c.match = r
+            c.id = len(entries)
+            c.bit = 1 << c.id
+            entries.append(c)
+            events.append((-INF if id(o) in carried_ids else o.call, 0, c))
+            if o.info:
+                tail_returns.append(r)
+            else:
+                events.append((o.ret, 1, r))
+        events.sort(key=lambda t: (t[0], t[1]))
+        prev = head
+        for _, _, e in events:
+            prev.next = e
+            e.prev = prev
+            prev = e
+        for r in tail_returns:
+            prev.next = r
+            r.prev = prev
+            prev = r
+        n_done = sum(1 for o in seg if not o.info)
+        info_mask = sum(e.bit for e in entries if e.info)
+        done_mask = ~info_mask
+        has_infos = info_mask != 0
+        step = self.model.step
+        budget = self.budget
+        best = self.best
+        path = self.path
+        base = self.base_depth[k]
+        seg_infos_global = [(e.bit, info_bit[id(e.op)]) for e in entries if e.info]
+        pending_out_base = pending
+        for o in carried:
+            pending_out_base &= ~info_bit[id(o)]
+        visited_set: set[tuple[int, Any]] = set()
+        visited_dom: dict[tuple[int, Any], list[int]] = {}
+        live = 0
+
+        def end_config(bits: int, state: Any) -> tuple[Any, int]:
+            out = pending_out_base
+            for lb, gb in seg_infos_global:
+                if not bits & lb:
+                    out |= gb
+            return state, out
+
+        def candidates(state: Any) -> tuple[list[_Entry], _Entry | None]:
+            done: list[_Entry] = []
+            crashed: list[_Entry] = []
+            seen_mops: set = set()
+            e = head.next
+            while e is not None and e.call:
+                if e.info:
+                    if e.op.mop not in seen_mops:  # identical crashed ops: the earliest invoked stands for all
+                        seen_mops.add(e.op.mop)
+                        crashed.append(e)
+                else:
+                    done.append(e)
+                e = e.next
+            return done + crashed, e
+
+        try:
+            if n_done == 0:
+                budget.add()
+                live += 1
+                yield end_config(0, state0)
+                return
+            cands, blocking = candidates(state0)
+            # frame: [state, bits, ndone, cands, ci, nexts, ni, lifted entry, blocking entry]
+            frames: list[list[Any]] = [[state0, 0, 0, cands, 0, (), 0, None, blocking]]
+            while frames:
+                fr = frames[-1]
+                child = None
+                while True:
+                    nexts = fr[5]
+                    if fr[6] < len(nexts):
+                        ns = nexts[fr[6]]
+                        fr[6] += 1
+                        e = fr[3][fr[4] - 1]
+                        nb = fr[1] | e.bit
+                        if has_infos:
+                            key = (nb & done_mask, ns)
+                            lst = visited_dom.get(key)
+                            ib = nb & info_mask
+                            if lst is None:
+                                visited_dom[key] = [ib]
+                            elif any(x & ~ib == 0 for x in lst):
+                                continue
+                            else:
+                                lst.append(ib)
+                        else:
+                            key = (nb, ns)
+                            if key in visited_set:
+                                continue
+                            visited_set.add(key)
+                        live += 1
+                        budget.add()
+                        child = (e, ns, nb)
+                        break
+                    if fr[4] < len(fr[3]):
+                        e = fr[3][fr[4]]
+                        fr[4] += 1
+                        fr[5] = step(fr[0], e.op.mop)
+                        fr[6] = 0
+                        continue
+                    break
+                if child is None:
+                    depth = base + fr[2]
+                    if depth >= best.depth and fr[8] is not None:
+                        self._dead_end(depth, fr)
+                    frames.pop()
+                    if fr[7] is not None:
+                        _unlift(fr[7])
+                        path.pop()
+                    continue
+                e, ns, nb = child
+                _lift(e)
+                path.append(e.op.index)
+                nd = fr[2] + (0 if e.info else 1)
+                if nd == n_done:
+                    yield end_config(nb, ns)
+                    _unlift(e)
+                    path.pop()
+                    continue
+                cands, blocking = candidates(ns)
+                frames.append([ns, nb, nd, cands, 0, (), 0, e, blocking])
+        finally:
+            budget.live -= live
+
+    def _dead_end(self, depth: int, fr: list[Any]) -> None:
+        best = self.best
+        blocking: KeyOp = fr[8].op
+        if depth > best.depth:
+            best.depth = depth
+            best.path = list(self.path)
+            best.states = [fr[0]]
+            best.blocking = blocking
+            best.candidates = [e.op.index for e in fr[3]]
+        elif blocking is best.blocking and len(best.states) < MAX_REPORTED_STATES and fr[0] not in best.states:
+            best.states.append(fr[0])
+
+
+# ------------------------------------------------------------------------------------------------- driver
+
+def _key_ops(model: Any, group: list[Pair], position: dict[int, int]) -> tuple[list[KeyOp], int]:
+    mops: list[Any] = []
+    infos: list[bool] = []
+    for p in group:
+        mops.append(model.prepare(p))
+        infos.append(outcome(p) == INFO)
+    mops = model.reduce(mops, infos)
+    out: list[KeyOp] = []
+    for p, m, info in zip(group, mops, infos):
+        if m is None:
+            continue
+        call = position[id(p.invoke)]
+        ret = INF if info else position[id(p.complete)]
+        out.append(KeyOp(call, ret, m, p.invoke.index, info))
+    return out, len(group) - len(out)
+
+
+def _describe_op(model: Any, pair: Pair | None, kop: KeyOp | None) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if pair is not None:
+        d.update(index=pair.invoke.index, complete_index=pair.complete.index if pair.complete else None,
+                 process=pair.invoke.process, f=pair.invoke.f, type=pair.type,
+                 value=pair.complete.value if pair.complete is not None and pair.type == "ok" else pair.invoke.value)
+    if kop is not None:
+        d["op"] = model.describe(kop.mop)
+    return d
+
+
+def _state_for_report(model: Any, state: Any) -> Any:
+    describe = getattr(model, "describe_state", None)
+    s = describe(state) if describe else state
+    return s if isinstance(s, (int, float, str, bool, type(None), list, dict)) else repr(s)
+
+
+def check_key(model: Any, key: Any, kops: list[KeyOp], deadline: float = INF,
+              max_configs: int = DEFAULT_MAX_CONFIGS) -> dict[str, Any]:
+    """Check one independent sub-history (already turned into KeyOps). Returns a per-key result dict.
+
+    ``deadline`` is a ``time.monotonic()`` value after which the verdict is "unknown".
+    """
+    t0 = time.monotonic()
+    init = model.initial(key)
+    reduced_init = getattr(model, "initial_reduced", None)
+    if reduced_init is not None:
+        init = reduced_init([o.mop for o in kops], init)
+    budget = _Budget(deadline, max_configs)
+    search = _KeySearch(kops, model, init, budget)
+    res: dict[str, Any] = {"ops": len(kops), "segments": len(search.segments)}
+    try:
+        ok = search.run()
+        res["valid"] = ok
+    except BudgetExceeded as exc:
+        res["valid"] = "unknown"
+        res["reason"] = exc.reason
+    res["configs"] = budget.explored
+    res["elapsed_s"] = round(time.monotonic() - t0, 6)
+    if res["valid"] is False:
+        best = search.best
+        b = best.blocking
+        res["_best"] = {"path": best.path, "states": best.states, "blocking": b.index if b else None,
+                        "candidates": best.candidates}
+    return res
+
+
+def _check_key_job(args: tuple) -> tuple[Any, dict[str, Any]]:
+    model, key, kops, deadline, max_configs = args
+    return key, check_key(model, key, kops, deadline, max_configs)
+
+
+def _run_rounds(jobs: list[tuple], max_configs: int, nproc: int) -> dict[Any, dict[str, Any]]:
+    """Check every key, with growing configuration caps, until one is invalid or all are decided.
+
+    One invalid key decides the verdict, and which key that is cannot be known in advance, so no key may use
+    the whole budget before every other has had a cheap try: a key that is hard to prove valid must not hide an
+    easy counterexample in another key.
+    """
+    results: dict[Any, dict[str, Any]] = {}
+    pending = list(jobs)
+    cap = min(ROUND_START_CONFIGS, max_configs)
+    pool = multiprocessing.get_context("fork").Pool(nproc) if nproc > 1 else None
+    try:
+        while pending:
+            final = cap >= max_configs
+            round_jobs = [(j[0], j[1], j[2], j[3], cap) for j in pending]
+            it = pool.imap_unordered(_check_key_job, round_jobs) if pool else map(_check_key_job, round_jobs)
+            retry = []
+            for key, res in it:
+                if res["valid"] == "unknown" and not final and res.get("reason", "").startswith("memory"):
+                    retry.append(key)
+                    continue
+                results[key] = res
+                if res["valid"] is False:
+                    return results  # decided; the other keys need not be checked
+            pending = [j for j in pending if j[1] in set(retry)]
+            cap = min(cap * ROUND_GROWTH, max_configs)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    return results
+
+
+def check(history: list[Op], model: Any, time_limit: float | None = 60.0, max_configs: int = DEFAULT_MAX_CONFIGS,
+          processes: int | None = None) -> dict[str, Any]:
+    """Is ``history`` linearizable with respect to ``model``?
+
+    Returns {"valid": True | False | "unknown", "model", "keys", "per_key", "counterexample", "elapsed_s", ...}.
+    ``processes``: worker processes for multi-key histories (None = one per CPU when the history is big, 1 = none).
+    Raises HistoryError for a history that breaks the invoke/complete discipline, ModelError for ops the model
+    does not know.
+    """
+    t0 = time.monotonic()
+    deadline = t0 + time_limit if time_limit else INF
+    position = {id(op): i for i, op in enumerate(history)}
+    all_pairs = make_pairs(history)
+    groups = model.partition(all_pairs) if all_pairs else {}
+    jobs = []
+    dropped = 0
+    by_key_pairs: dict[Any, dict[int, Pair]] = {}
+    for key, group in groups.items():
+        kops, n_dropped = _key_ops(model, group, position)
+        dropped += n_dropped
+        by_key_pairs[key] = {p.invoke.index: p for p in group}
+        jobs.append((model, key, kops, deadline, max_configs))
+    jobs.sort(key=lambda j: -len(j[2]))  # biggest first, so the parallel tail is short
+    total_ops = sum(len(j[2]) for j in jobs)
+    nproc = processes if processes is not None else (os.cpu_count() or 1)
+    parallel = nproc > 1 and len(jobs) > 1 and total_ops >= PARALLEL_MIN_OPS
+    results = _run_rounds(jobs, max_configs, min(nproc, len(jobs)) if parallel else 1)
+    verdicts = [r["valid"] for r in results.values()]
+    if any(v is False for v in verdicts):
+        valid: bool | str = False
+    elif len(results) < len(jobs) or any(v == "unknown" for v in verdicts):
+        valid = "unknown"
+    else:
+        valid = True
+    counterexample = None
+    kops_by_key = {j[1]: j[2] for j in jobs}
+    for key, res in results.items():
+        best = res.pop("_best", None)
+        if best is not None and counterexample is None:
+            counterexample = _counterexample(model, key, best, by_key_pairs[key], kops_by_key[key])
+    per_key = {_key_name(k): r for k, r in results.items()}
+    out: dict[str, Any] = {
+        "valid": valid,
+        "model": model.name,
+        "ops": len(all_pairs),
+        "checked_ops": total_ops,
+        "dropped_ops": dropped,
+        "keys": len(jobs),
+        "per_key": per_key,
+        "configs": sum(r.get("configs", 0) for r in results.values()),
+        "counterexample": counterexample,
+        "elapsed_s": round(time.monotonic() - t0, 6),
+    }
+    reasons = sorted({r["reason"] for r in results.values() if "reason" in r})
+    if reasons:
+        out["reason"] = "; ".join(reasons)
+    return out
+
+
+def _key_name(key: Any) -> str:
+    if key is None:
+        return "all"
+    if isinstance(key, tuple) and len(key) == 2 and key[0] == "registers":
+        return ",".join(str(r) for r in key[1]) or "all"
+    return str(key)
+
+
+def _counterexample(model: Any, key: Any, best: dict[str, Any], pairs_by_index: dict[int, Pair],
+                    kops: list[KeyOp]) -> dict[str, Any]:
+    kop_by_index = {o.index: o for o in kops}
+    b = best["blocking"]
+    blocking = kop_by_index.get(b)
+    concurrent: list[int] = []
+    if blocking is not None:
+        concurrent = sorted(o.index for o in kops
+                            if o.index != b and o.call < blocking.ret and o.ret > blocking.call)
+    return {
+        "key": _key_name(key),
+        "op": _describe_op(model, pairs_by_index.get(b), blocking),
+        "linearized": best["path"],
+        "linearized_ops": [_describe_op(model, pairs_by_index.get(i), kop_by_index.get(i)) for i in best["path"][-10:]],
+        "states": [_state_for_report(model, s) for s in best["states"]],
+        "candidates": best["candidates"],
+        "concurrent": concurrent,
+        "message": (f"op {b} ({model.describe(blocking.mop)}) cannot be linearized after the "
+                    f"{len(best['path'])} ops linearized before it" if blocking else "no linearization"),
+    }
+
