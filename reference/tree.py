@@ -106,8 +106,10 @@ class Tree:
         self.last_zxid = 0
         # ZooKeeper's own subtree exists in every fresh database (DataTree constructor, addConfigNode).
         self._add_system("/zookeeper", OPEN_ACL_UNSAFE)
-        self._add_system("/zookeeper/quota", OPEN_ACL_UNSAFE)
+        # Children listed in the order ZooKeeper's HashSet happens to give them.
         self._add_system("/zookeeper/config", READ_ACL_UNSAFE)
+        self._add_system("/zookeeper/quota", OPEN_ACL_UNSAFE)
+        self.nodes["/zookeeper/config"].aversion = -1   # as ZooKeeper 3.8 shows it
 
     def _add_system(self, path: str, acl: tuple[ACL, ...]) -> None:
         self.nodes[path] = Znode(b"", acl)

@@ -1,0 +1,64 @@
+"""`python3 -m reference --port PORT --data-dir DIR`: run a standalone reference server."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from reference.storage import CorruptStorage
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m reference",
+                                description="ZooKeeper-compatible reference server (standalone)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="client port")
+    p.add_argument("--data-dir", help="directory for the write-ahead log and snapshots")
+    p.add_argument("--tick-ms", type=int, default=2000, help="tick in ms; sessions get [2, 20] ticks (default 2000)")
+    p.add_argument("--snapshot-every", type=int, default=100_000, metavar="N",
+                   help="take a snapshot and start a new log every N transactions (default 100000)")
+    p.add_argument("--log-file", help="write the server log here instead of stderr")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--super-digest", metavar="USER:BASE64SHA1",
+                   help="digest id that gets every permission (like -Dzookeeper.DigestAuthenticationProvider."
+                        "superDigest)")
+    # Replicated mode arrives with a later issue; the flags are reserved so scripts can be written against them.
+    p.add_argument("--config", help="ensemble config file (not supported yet)")
+    p.add_argument("--id", type=int, help="this server's id in the ensemble (with --config; not supported yet)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.config is not None or args.id is not None:
+        print("error: --config/--id (replicated mode) is not implemented yet", file=sys.stderr)
+        return 2
+    if args.port is None or args.data_dir is None:
+        print("error: --port and --data-dir are required", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"error: --port {args.port} is not a TCP port", file=sys.stderr)
+        return 2
+    if args.tick_ms <= 0 or args.snapshot_every <= 0:
+        print("error: --tick-ms and --snapshot-every must be positive", file=sys.stderr)
+        return 2
+    logging.basicConfig(filename=args.log_file, level=args.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from reference.server import ServerConfig, serve
+    config = ServerConfig(host=args.host, port=args.port, data_dir=args.data_dir, tick_ms=args.tick_ms,
+                          snapshot_every=args.snapshot_every, super_digest=args.super_digest)
+    try:
+        asyncio.run(serve(config))
+    except CorruptStorage as e:
+        logging.getLogger("reference").critical("%s", e)
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
