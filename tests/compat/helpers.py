@@ -1,8 +1,11 @@
 """Small helpers shared by the compatibility tests."""
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
@@ -88,3 +91,46 @@ class EventLog:
             if not self._cond.wait_for(lambda: len(self.events) >= count, timeout):
                 pytest.fail(f"expected {count} watch events, got {self.events}")
             return list(self.events)
+
+
+@dataclass
+class ConnectReply:
+    protocol_version: int
+    timeout_ms: int
+    session_id: int
+    password: bytes
+    closed_after: bool  # checked for refusals only: the server closed the socket after the reply
+
+
+def raw_connect(port: int, timeout_ms: int, session_id: int = 0, password: bytes = b"\0" * 16,
+                last_zxid: int = 0) -> ConnectReply:
+    """One ConnectRequest on a fresh socket, without kazoo's retries and session bookkeeping (notes T1).
+
+    Closes the socket without closeSession, so a new session it creates lives until it expires.
+    """
+    body = struct.pack(">iqiqi", 0, last_zxid, timeout_ms, session_id, len(password)) + password + b"\0"
+    with socket.create_connection(("127.0.0.1", port), timeout=REQUEST_TIMEOUT) as s:
+        s.sendall(struct.pack(">i", len(body)) + body)
+        (length,) = struct.unpack(">i", _read_exactly(s, 4))
+        reply = _read_exactly(s, length)
+        version, negotiated, sid, pw_len = struct.unpack_from(">iiqi", reply)
+        password_back = reply[20:20 + pw_len]
+        closed = False
+        if negotiated <= 0:  # a refusal: ZooKeeper closes the socket right after it
+            try:
+                closed = s.recv(1) == b""
+            except ConnectionResetError:
+                closed = True
+            except socket.timeout:
+                closed = False
+    return ConnectReply(version, negotiated, sid, password_back, closed)
+
+
+def _read_exactly(s: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError(f"server closed the connection after {len(buf)} of {n} bytes")
+        buf += chunk
+    return buf

@@ -1,0 +1,27 @@
+"""Four-letter words on the client port (4lw.commands.whitelist=*)."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+
+def test_ruok(server):
+    assert server.four_letter_word("ruok") == "imok"
+
+
+@pytest.mark.parametrize("word", ["srvr", "stat"])
+def test_srvr_and_stat_report_standalone_mode(server, word):
+    reply = server.four_letter_word(word)
+    assert "Mode: standalone" in reply.splitlines()
+    assert reply.startswith("Zookeeper version: ")
+
+
+def test_mntr_has_version_and_state(server):
+    fields = dict(line.split("\t", 1) for line in server.four_letter_word("mntr").splitlines() if "\t" in line)
+    assert fields["zk_server_state"] == "standalone"
+    assert fields["zk_version"]
+
+
+def test_kazoo_command(zk):
+    assert zk.client.command(b"ruok") == "imok"
