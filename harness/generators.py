@@ -133,6 +133,31 @@ class Mix:
         return waiting
 
 
+class Independent:
+    """Operations over many independent keys (Jepsen's independent generator, simplified): ``active`` keys
+    are in use at a time, each gets ``ops_per_key`` operations made by ``make(rng, key)``, then is retired
+    and the next key (0, 1, 2, ...) takes its place. Small per-key histories keep checking tractable."""
+
+    def __init__(self, make: Callable[[random.Random, int], Invocation], seed: int, *, active: int = 4,
+                 ops_per_key: int = 200) -> None:
+        if active < 1 or ops_per_key < 1:
+            raise ValueError("independent: active and ops_per_key must be >= 1")
+        self._make = make
+        self._rng = random.Random(seed)
+        self._ops_per_key = ops_per_key
+        self._left = {k: ops_per_key for k in range(active)}
+        self._next_key = active
+
+    def next(self, ctx: Context) -> Result:
+        key = self._rng.choice(sorted(self._left))
+        self._left[key] -= 1
+        if self._left[key] == 0:
+            del self._left[key]
+            self._left[self._next_key] = self._ops_per_key
+            self._next_key += 1
+        return self._make(self._rng, key)
+
+
 class Limit:
     """At most ``n`` invocations in total (across workers)."""
 
@@ -313,9 +338,10 @@ class Phases:
 
 
 def standard_run(*, client_ops: GenLike, nemesis_ops: GenLike, time_limit: float, final_ops: GenLike = None,
-                   heal: Invocation | None = Invocation("stop"), recovery_seconds: float = 0.0) -> Phases:
-    """The shape of a whole run: client ops with faults for ``time_limit`` seconds, then heal, let the
-    service recover, then the final ops (e.g. one final read per worker) with no faults.
+                 heal: GenLike = None, recovery_seconds: float = 0.0) -> Phases:
+    """The shape of a whole run: client ops with faults for ``time_limit`` seconds, then the nemesis's
+    ``heal`` ops, a pause of ``recovery_seconds`` for the service to recover, then the final ops (e.g. one
+    final read per worker) with no faults.
     """
     main = TimeLimit(time_limit, concurrently(clients(client_ops), nemesis(nemesis_ops)))
     stages: list[GenLike] = [main]

@@ -23,6 +23,7 @@ def whole_run(seed: int, rate: float = 50.0, limit: float = 2.0) -> g.Generator:
                               seed + 5),
         time_limit=limit,
         final_ops=g.EachThread(lambda t, s: Invocation("read", extra={"final": True}), seed + 6),
+        heal=Invocation("stop"),
         recovery_seconds=0.5,
     )
 
@@ -121,3 +122,18 @@ def test_lift_rejects_junk():
     import pytest
     with pytest.raises(TypeError):
         g.lift(42)
+
+
+@given(st.integers(0, 2**32), st.integers(1, 5), st.integers(1, 30))
+@settings(max_examples=30, deadline=None)
+def test_independent_keys_get_bounded_ops(seed, active, per_key):
+    gen = g.Limit(500, g.Independent(lambda rng, k: Invocation("read", key=k), seed, active=active,
+                                     ops_per_key=per_key))
+    keys = [i.key for _, _, i in schedule(gen, (0, 1))]
+    from collections import Counter
+    counts = Counter(keys)
+    assert max(counts.values()) <= per_key
+    assert len(keys) == 500
+    # a new key comes in only when one is retired after its per_key ops
+    retired = sum(1 for c in counts.values() if c == per_key)
+    assert max(counts) < active + retired
