@@ -344,6 +344,7 @@ def _apply_one(tree: Tree, zxid: int, time: int, kind: int, body: tuple, trigger
         return 0, None
     if kind == SET_DATA:
         path, data = body
+        triggers.append((_CHANGED, path))
         return 0, tree.set_data(path, data, zxid, time).stat()
     if kind == SET_ACL:
         path, acl = body
