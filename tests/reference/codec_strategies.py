@@ -1,6 +1,8 @@
 """Hypothesis strategies producing every codec record, shared by the codec and fuzz tests."""
 from __future__ import annotations
 
+import struct
+
 from hypothesis import strategies as st
 
 from reference.codec import records as R
@@ -109,3 +111,32 @@ requests = st.sampled_from(sorted(request_bodies)).flatmap(
     lambda op: request_bodies[op].map(lambda rec: (op, rec)))
 replies = st.sampled_from(sorted(response_bodies)).flatmap(
     lambda op: response_bodies[op].map(lambda rec: (op, rec)))
+
+
+# Lengths/counts a liar would declare: beyond the end, huge, negative, the int32 extremes.
+LIES = [-2, -1000, -(2**31), 2**31 - 1, 2**31 - 2, 2**20, 0x7FFF_FFF0, 65536]
+
+
+@st.composite
+def mutated(draw, valid: bytes) -> bytes:
+    """A valid payload damaged the way a broken or hostile peer would."""
+    b = bytearray(valid)
+    kind = draw(st.sampled_from(["truncate", "flip", "lie", "utf8", "append", "splice"]))
+    if kind == "truncate" and b:
+        del b[draw(st.integers(0, len(b) - 1)):]
+    elif kind == "flip" and b:
+        for _ in range(draw(st.integers(1, 4))):
+            i = draw(st.integers(0, len(b) - 1))
+            b[i] ^= draw(st.integers(1, 255))
+    elif kind == "lie" and len(b) >= 4:
+        i = draw(st.integers(0, len(b) - 4))
+        b[i:i + 4] = struct.pack(">i", draw(st.sampled_from(LIES)))
+    elif kind == "utf8" and b:
+        i = draw(st.integers(0, len(b) - 1))
+        b[i:i + 1] = draw(st.sampled_from([b"\xff", b"\xc0", b"\xed\xa0\x80", b"\xe2\x82", b"\x80"]))
+    elif kind == "append":
+        b += draw(st.binary(min_size=1, max_size=16))
+    elif kind == "splice" and b:
+        i = draw(st.integers(0, len(b)))
+        b[i:i] = draw(st.binary(min_size=1, max_size=8))
+    return bytes(b)

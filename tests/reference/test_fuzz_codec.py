@@ -8,7 +8,7 @@ import tracemalloc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codec_strategies import connect_requests, ordinary_xids, replies, requests
+from codec_strategies import connect_requests, mutated, ordinary_xids, replies, requests
 from reference.codec import messages as M
 from reference.codec import records as R
 from reference.codec.constants import OpCode
@@ -18,8 +18,6 @@ from reference.codec.jute import Reader
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ALL_OPS = sorted(set(M.REQUEST_RECORDS) | set(M.RESPONSE_RECORDS))
-# Lengths/counts a liar would declare: beyond the end, huge, negative, the int32 extremes.
-LIES = [-2, -1000, -(2**31), 2**31 - 1, 2**31 - 2, 2**20, 0x7FFF_FFF0, 65536]
 
 
 def _decode_all_ways(payload: bytes, opcode: int) -> None:
@@ -51,31 +49,6 @@ def rec_bytes(rec) -> bytes:
     if isinstance(rec, R.ConnectRequest):
         return M.encode_connect_request(rec)[4:]
     return M.encode_connect_response(rec)[4:]
-
-
-@st.composite
-def mutated(draw, valid: bytes) -> bytes:
-    """A valid payload damaged the way a broken or hostile peer would."""
-    b = bytearray(valid)
-    kind = draw(st.sampled_from(["truncate", "flip", "lie", "utf8", "append", "splice"]))
-    if kind == "truncate" and b:
-        del b[draw(st.integers(0, len(b) - 1)):]
-    elif kind == "flip" and b:
-        for _ in range(draw(st.integers(1, 4))):
-            i = draw(st.integers(0, len(b) - 1))
-            b[i] ^= draw(st.integers(1, 255))
-    elif kind == "lie" and len(b) >= 4:
-        i = draw(st.integers(0, len(b) - 4))
-        b[i:i + 4] = struct.pack(">i", draw(st.sampled_from(LIES)))
-    elif kind == "utf8" and b:
-        i = draw(st.integers(0, len(b) - 1))
-        b[i:i + 1] = draw(st.sampled_from([b"\xff", b"\xc0", b"\xed\xa0\x80", b"\xe2\x82", b"\x80"]))
-    elif kind == "append":
-        b += draw(st.binary(min_size=1, max_size=16))
-    elif kind == "splice" and b:
-        i = draw(st.integers(0, len(b)))
-        b[i:i] = draw(st.binary(min_size=1, max_size=8))
-    return bytes(b)
 
 
 @FUZZ
