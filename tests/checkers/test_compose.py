@@ -1,12 +1,15 @@
 """Compose, the Checker protocol, and the CHECKERS registry."""
 from __future__ import annotations
 
+import io
+import json
+
 import pytest
 from hypothesis import given, strategies as st
 
 from checkers import CHECKERS, make_checker
 from checkers.checker import UNKNOWN, Checker, Compose, indexed, merge_valid
-from checkers.history import HistoryError, Op
+from checkers.history import HistoryError, Op, read_jsonl, write_jsonl
 
 
 class Fixed:
@@ -88,3 +91,26 @@ def test_registry_errors_are_clear() -> None:
     with pytest.raises(ValueError, match="checker 'set': bad options"):
         make_checker("set", nonsense=1)
     assert make_checker("mutex", acquire_f="lock").acquire_f == "lock"
+
+
+def test_documented_fields_survive_the_jsonl_store() -> None:
+    # Workloads record extra fields (final, session, version, watcher, seq) at the top level of each
+    # JSONL line; read back they land in Op.extra, where the checkers look for them.
+    lines = [
+        {"type": "invoke", "process": 0, "f": "add", "value": 1},
+        {"type": "ok", "process": 0, "f": "add", "value": 1},
+        {"type": "invoke", "process": 1, "f": "write", "key": "/r"},
+        {"type": "ok", "process": 1, "f": "write", "key": "/r", "version": 4, "session": "0x1"},
+        {"type": "invoke", "process": 1, "f": "read", "key": "/r"},
+        {"type": "ok", "process": 1, "f": "read", "key": "/r", "value": [], "version": 3, "session": "0x1"},
+        {"type": "invoke", "process": 2, "f": "read"},
+        {"type": "ok", "process": 2, "f": "read", "value": [1], "final": True},
+    ]
+    hist = read_jsonl(io.StringIO("\n".join(json.dumps(d) for d in lines)))
+    buf = io.StringIO()
+    write_jsonl(hist, buf)
+    hist = read_jsonl(io.StringIO(buf.getvalue()))
+    r = Compose([make_checker("set"), make_checker("session-order"), make_checker("stats")]).check(hist)
+    assert r["results"]["set"]["valid"] is True and r["results"]["set"]["final_reads"] == [7]
+    assert r["results"]["session-order"]["anomalies"][0]["kind"] == "read-your-writes"
+    assert r["valid"] is False and r["invalid"] == ["session-order"]

@@ -90,14 +90,14 @@ def party_runs(draw):
     return ops + view(list(listed)), surely_in
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(party_runs())
 def test_correct_party_is_valid(run) -> None:
     ops, _ = run
     assert MembershipChecker().check(h(*ops))["valid"] is True
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(party_runs())
 def test_a_member_never_added_listed_is_caught(run) -> None:
     ops, _ = run
@@ -106,7 +106,7 @@ def test_a_member_never_added_listed_is_caught(run) -> None:
     assert r["valid"] is False and [u["member"] for u in r["unexpected"]] == ["ghost"]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(party_runs(), st.data())
 def test_a_live_member_left_out_is_caught(run, data) -> None:
     ops, surely_in = run

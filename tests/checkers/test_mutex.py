@@ -110,14 +110,14 @@ def lock_runs(draw, double_grant: bool = False):
     return ops, injected
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(lock_runs())
 def test_correct_lock_is_valid(run) -> None:
     ops, _ = run
     assert MutexChecker().check(h(*ops))["valid"] is True
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(lock_runs(double_grant=True))
 def test_double_grant_is_caught(run) -> None:
     ops, injected = run

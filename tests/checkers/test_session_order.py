@@ -144,14 +144,14 @@ def zk_runs(draw):
     return ops
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(zk_runs())
 def test_simulated_zookeeper_sessions_are_valid(ops) -> None:
     r = SessionOrderChecker().check(h(*ops))
     assert r["valid"] in (True, UNKNOWN) and r["anomaly_count"] == 0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(zk_runs(), st.data())
 def test_a_read_going_back_in_its_session_is_caught(ops, data) -> None:
     # Pick a read whose session earlier saw a newer version of the same key; serve it older data.

@@ -122,14 +122,14 @@ def set_runs(draw):
     return ops, outcomes
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(set_runs())
 def test_correct_set_is_valid(run) -> None:
     ops, _ = run
     assert SetChecker().check(h(*ops))["valid"] is True
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(set_runs(), st.data())
 def test_dropping_an_acknowledged_element_is_caught(run, data) -> None:
     ops, outcomes = run

@@ -132,14 +132,14 @@ def watch_runs(draw):
     return h(*chunks)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(watch_runs())
 def test_simulated_watcher_is_valid(hist) -> None:
     r = WatchChecker().check(hist)
     assert r["valid"] is True, r
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(watch_runs(), st.data())
 def test_dropping_a_notification_is_caught(hist, data) -> None:
     # Only notifications whose next observation is a read of newer data are provably missing.
