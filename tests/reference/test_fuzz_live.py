@@ -63,7 +63,7 @@ class Server:
         assert self.proc.poll() is None, f"server died ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}"
 
 
-@pytest.fixture(scope="module", params=["zookeeper"])
+@pytest.fixture(scope="module", params=["reference", "zookeeper"])
 def server(request):
     tmp = Path(tempfile.mkdtemp(prefix="codec-fuzz-live-"))
     port = _free_port()
