@@ -176,17 +176,26 @@ def _op_from_map(d: Any, where: str, independent: bool) -> Op:
 
 def read_edn(text: str, name: str = "<edn>", independent: bool = False) -> list[Op]:
     try:
-        _, chunks = _top_level_chunks(text)
+        is_vector, chunks = _top_level_chunks(text)
     except HistoryError as exc:
         raise HistoryError(f"{name}:{str(exc).removeprefix('line ')}") from None
+    # One edn-format call for the whole text is ~10x faster than one per form; the per-form pass only runs to
+    # find the line of a form edn-format rejects.
+    try:
+        forms = edn_format.loads_all(text)
+        elements = list(forms[0]) if is_vector and len(forms) == 1 else forms
+    except Exception:
+        elements = None
+    if elements is None or len(elements) != len(chunks):
+        elements = []
+        for line, chunk in chunks:
+            try:
+                elements.append(edn_format.loads(chunk))
+            except Exception as exc:
+                raise HistoryError(f"{name}:{line}: malformed EDN ({type(exc).__name__}: {exc})") from None
     ops: list[Op] = []
-    for line, chunk in chunks:
-        where = f"{name}:{line}"
-        try:
-            form = edn_format.loads(chunk)
-        except Exception as exc:
-            raise HistoryError(f"{where}: malformed EDN ({type(exc).__name__}: {exc})") from None
-        op = _op_from_map(edn_to_python(form), where, independent)
+    for (line, _), form in zip(chunks, elements):
+        op = _op_from_map(edn_to_python(form), f"{name}:{line}", independent)
         op.index = len(ops)  # file order is the history order (Knossos and Porcupine read it so, too)
         ops.append(op)
     if not ops:

@@ -388,9 +388,6 @@ def check_key(model: Any, key: Any, kops: list[KeyOp], deadline: float = INF,
     """
     t0 = time.monotonic()
     init = model.initial(key)
-    reduced_init = getattr(model, "initial_reduced", None)
-    if reduced_init is not None:
-        init = reduced_init([o.mop for o in kops], init)
     budget = _Budget(deadline, max_configs)
     search = _KeySearch(kops, model, init, budget)
     res: dict[str, Any] = {"ops": len(kops), "segments": len(search.segments)}
@@ -453,7 +450,8 @@ def check(history: list[Op], model: Any, time_limit: float | None = 60.0, max_co
     """Is ``history`` linearizable with respect to ``model``?
 
     Returns {"valid": True | False | "unknown", "model", "keys", "per_key", "counterexample", "elapsed_s", ...}.
-    ``processes``: worker processes for multi-key histories (None = one per CPU when the history is big, 1 = none).
+    ``processes``: worker processes for multi-key histories (None = one per CPU when the history is big enough
+    to pay for them, 1 = none).
     Raises HistoryError for a history that breaks the invoke/complete discipline, ModelError for ops the model
     does not know.
     """
@@ -473,7 +471,7 @@ def check(history: list[Op], model: Any, time_limit: float | None = 60.0, max_co
     jobs.sort(key=lambda j: -len(j[2]))  # biggest first, so the parallel tail is short
     total_ops = sum(len(j[2]) for j in jobs)
     nproc = processes if processes is not None else (os.cpu_count() or 1)
-    parallel = nproc > 1 and len(jobs) > 1 and total_ops >= PARALLEL_MIN_OPS
+    parallel = nproc > 1 and len(jobs) > 1 and (total_ops >= PARALLEL_MIN_OPS or processes is not None)
     results = _run_rounds(jobs, max_configs, min(nproc, len(jobs)) if parallel else 1)
     verdicts = [r["valid"] for r in results.values()]
     if any(v is False for v in verdicts):

@@ -172,12 +172,13 @@ class RegisterModel(_Base):
         return f"failed cas from {mop[1]!r}"
 
     def reduce(self, mops: list[MOp | None], infos: list[bool]) -> list[MOp | None]:
-        """Values nobody can observe are interchangeable: map them all to UNREAD.
+        """Crashed ops that leave a value nobody can observe: drop them, or make them all alike.
 
-        Only equality with read values and cas expectations is ever tested, so two values that are never read
-        nor expected behave identically (a failed compare only needs "not old", which both satisfy). Without
-        observed failed compares, a crashed op that leaves an unread value can be dropped altogether: that state
-        enables nothing another state would not (reads and successful cas cannot match it).
+        Only equality with read values and cas expectations is ever tested, so values that are never read nor
+        expected behave identically (a failed compare only needs "not old", which they all satisfy): crashed
+        writes of them become writes of one UNREAD value, and identical crashed ops are cheap for the search.
+        Without observed failed compares such a crashed op can be dropped altogether: the state it leaves enables
+        nothing another state would not (reads and successful cas cannot match it).
         """
         observed = set()
         negative = False
@@ -190,17 +191,15 @@ class RegisterModel(_Base):
                 negative = True
         out: list[MOp | None] = []
         for m, info in zip(mops, infos):
-            if m is not None:
+            # Completed ops keep their values so that counterexamples show real states.
+            if m is not None and info:
                 if m[0] == "w" and m[1] not in observed:
-                    m = None if (info and not negative) else ("w", UNREAD)
+                    m = None if not negative else ("w", UNREAD)
                 elif m[0] == "cas" and m[2] not in observed:
-                    m = None if (info and not negative) else ("cas", m[1], UNREAD)
+                    m = None if not negative else ("cas", m[1], UNREAD)
             out.append(m)
         return out
 
-    def initial_reduced(self, mops: list[MOp | None], init: State) -> State:
-        observed = {m[1] for m in mops if m is not None and m[0] in ("r", "cas", "!cas")}
-        return init if init in observed else UNREAD
 
 
 @dataclass

@@ -1,0 +1,341 @@
+"""The linearizability checker against histories other people judged, and against a brute-force oracle."""
+from __future__ import annotations
+
+import csv
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checkers.formats import read_history
+from checkers.history import FAIL, INFO, INVOKE, OK, Op, index_history, pairs
+from checkers.linearizable import check
+from checkers.models import make_model
+
+REPO = Path(__file__).resolve().parents[2]
+VERDICTS = REPO.parent / "shared" / "histories" / "verdicts.tsv"
+
+
+def _verdict_rows() -> list[dict[str, str]]:
+    if not VERDICTS.is_file():
+        return []
+    with open(VERDICTS, encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def model_for_row(row: dict[str, str]) -> Any:
+    m = row["model"]
+    if m.startswith("cas-register"):
+        # Knossos's EDN histories read nil when the client learnt nothing; etcd's register really holds nil.
+        return make_model("cas-register", 0 if "(initial 0)" in m else None,
+                          nil_read_matches_any=row["format"] == "edn")
+    if m.startswith("kv"):
+        return make_model("kv")
+    if m.startswith("multi-register"):
+        return make_model("multi-register", {"x": 0, "y": 0})
+    if m.startswith("mutex"):
+        return make_model("mutex")
+    raise AssertionError(f"verdicts.tsv names a model the test does not know: {m}")
+
+
+ROWS = _verdict_rows()
+
+
+def test_verdicts_table_is_complete(shared_dir: Path) -> None:
+    rows = _verdict_rows()
+    assert len(rows) >= 150
+    listed = {r["path"] for r in rows}
+    on_disk = {str(p.relative_to(shared_dir / "histories")) for p in (shared_dir / "histories").rglob("*")
+               if p.is_file() and p.suffix in (".log", ".txt", ".edn")}
+    assert listed == on_disk
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["path"] for r in ROWS])
+def test_known_verdict(shared_dir: Path, row: dict[str, str]) -> None:
+    ops = read_history(shared_dir / "histories" / row["path"], row["format"])
+    res = check(ops, model_for_row(row), time_limit=60)
+    expected = {"valid": True, "invalid": False}[row["expected"]]
+    assert res["valid"] is expected, res.get("reason")
+    if expected is False:
+        ce = res["counterexample"]
+        assert ce is not None and ce["op"]["index"] >= 0
+        assert ce["states"], "a counterexample names the states possible before the failing op"
+        # The longest linearization found really is one: its ops are distinct history indexes of this key.
+        assert len(set(ce["linearized"])) == len(ce["linearized"])
+
+
+# ----------------------------------------------------------------------------------------- the oracle
+
+def _oracle_register(history: list[Op], init: Any) -> bool:
+    """Brute force: try every order of the ops that respects real-time precedence, per key.
+
+    Semantics written out plainly: ok ops happen once inside their interval; failed ops did not happen unless
+    marked observed (then the compare happened and failed); crashed ops (info / never completed) may happen once
+    at any point after invocation, or not at all; crashed reads say nothing.
+    """
+    keys: dict[Any, list] = {}
+    for p in pairs(history):
+        c = p.complete
+        kind = "info" if c is None or c.type == INFO else ("obsfail" if c.type == FAIL and c.extra.get("observed")
+                                                            else c.type)
+        if kind == FAIL or (kind == "info" and p.invoke.f == "read"):
+            continue
+        ret = float("inf") if kind == "info" else c.index
+        value = c.value if kind == OK else p.invoke.value
+        keys.setdefault(p.invoke.key, []).append((p.invoke.index, ret, p.invoke.f, value, kind))
+    return all(_oracle_one(ops, init) for ops in keys.values())
+
+
+def _apply(state: Any, f: str, value: Any, kind: str) -> tuple[bool, Any]:
+    if f == "read":
+        return state == value, state
+    if f == "write":
+        return True, value
+    old, new = value
+    if kind == "obsfail":
+        return state != old, state
+    return state == old, new if state == old else state
+
+
+def _oracle_one(ops: list, init: Any) -> bool:
+    n = len(ops)
+
+    def search(done: frozenset, state: Any) -> bool:
+        if all(i in done or ops[i][4] == "info" for i in range(n)):
+            return True
+        for i in range(n):
+            if i in done:
+                continue
+            # i may go next only if no undone op returned before i was invoked
+            if any(j not in done and j != i and ops[j][1] < ops[i][0] for j in range(n)):
+                continue
+            ok, nxt = _apply(state, ops[i][2], ops[i][3], ops[i][4])
+            if ok and search(done | {i}, nxt):
+                return True
+        return False
+
+    return search(frozenset(), init)
+
+
+@st.composite
+def register_histories(draw: Any) -> list[Op]:
+    """Histories of a real register run with random interleavings, then sometimes corrupted."""
+    nproc = draw(st.integers(1, 4))
+    nkeys = draw(st.integers(1, 2))
+    n_ops = draw(st.integers(1, 7))
+    observed_fail = draw(st.booleans())  # porcupine-etcd semantics for failed cas
+    state = {k: 0 for k in range(nkeys)}
+    history: list[Op] = []
+    open_: dict[int, dict] = {}  # process -> op being executed
+    next_proc = list(range(nproc))
+    started = 0
+    while started < n_ops or open_:
+        choices = []
+        if started < n_ops and len(open_) < nproc:
+            choices.append("invoke")
+        for p, o in open_.items():
+            choices.append(("step", p))
+        act = draw(st.sampled_from(choices))
+        if act == "invoke":
+            p = next(q for q in next_proc if q not in open_)
+            f = draw(st.sampled_from(["read", "write", "cas"]))
+            key = draw(st.integers(0, nkeys - 1))
+            value = None if f == "read" else (draw(st.integers(0, 2)) if f == "write"
+                                               else [draw(st.integers(0, 2)), draw(st.integers(0, 2))])
+            history.append(Op(INVOKE, p, f, value, key=key))
+            open_[p] = {"f": f, "key": key, "value": value, "applied": False, "result": None}
+            started += 1
+            continue
+        p = act[1]
+        o = open_[p]
+        if not o["applied"] and draw(st.booleans()):
+            o["applied"] = True  # the linearization point
+            k = o["key"]
+            if o["f"] == "read":
+                o["result"] = state[k]
+            elif o["f"] == "write":
+                state[k] = o["value"]
+            else:
+                o["result"] = state[k] == o["value"][0]
+                if o["result"]:
+                    state[k] = o["value"][1]
+            continue
+        # Mostly the truth, sometimes a lie: the oracle, not the generator, says what is valid.
+        outcome = draw(st.sampled_from([OK, OK, OK, INFO, FAIL]))
+        if not o["applied"] and outcome == OK:
+            outcome = INFO
+        if o["applied"] and outcome == FAIL and not (o["f"] == "cas" and o["result"] is False):
+            outcome = INFO
+        if o["f"] == "cas" and o["result"] is False and outcome == OK:
+            outcome = FAIL
+        if draw(st.integers(0, 12)) == 0:
+            outcome = OK  # a lie: claims success
+        value = o["value"]
+        if o["f"] == "read" and outcome == OK:
+            value = o["result"] if o["applied"] else draw(st.integers(0, 2))
+            if draw(st.integers(0, 9)) == 0:
+                value = draw(st.integers(0, 2))  # a corrupted read
+        extra = {"observed": True} if outcome == FAIL and o["f"] == "cas" and observed_fail else {}
+        history.append(Op(outcome, p, o["f"], value, key=o["key"], extra=extra))
+        del open_[p]
+        if outcome == INFO:  # a crashed process never comes back; its worker goes on under a new id
+            next_proc[next_proc.index(p)] = max(next_proc) + 1
+    if draw(st.booleans()) and history:  # sometimes cut the history short: open ops become indeterminate
+        history = history[:draw(st.integers(1, len(history)))]
+    return index_history(history)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(register_histories())
+def test_agrees_with_brute_force_on_registers(history: list[Op]) -> None:
+    expected = _oracle_register(history, 0)
+    res = check(history, make_model("cas-register", 0), time_limit=30)
+    assert res["valid"] is expected, [o.to_dict() for o in history]
+
+
+@st.composite
+def mutex_histories(draw: Any) -> list[Op]:
+    """Arbitrary acquire/release histories (mostly invalid or barely valid) with crashes and failures."""
+    n = draw(st.integers(1, 6))
+    events: list[tuple[str, int]] = []
+    for i in range(n):
+        events += [("i", i), ("c", i)]
+    order = draw(st.permutations(events))
+    fs = [draw(st.sampled_from(["acquire", "release"])) for _ in range(n)]
+    outs = [draw(st.sampled_from([OK, OK, INFO, FAIL])) for _ in range(n)]
+    # completions go after their invocations: replay in the drawn order, deferring premature ones
+    history = []
+    done_inv: set[int] = set()
+    deferred: list[int] = []
+    for kind, i in order:
+        if kind == "i":
+            history.append(Op(INVOKE, i, fs[i]))
+            done_inv.add(i)
+            for j in [d for d in deferred if d == i]:
+                history.append(Op(outs[j], j, fs[j]))
+                deferred.remove(j)
+        elif i in done_inv:
+            history.append(Op(outs[i], i, fs[i]))
+        else:
+            deferred.append(i)
+    return index_history(history)
+
+
+def _oracle_generic(history: list[Op], model: Any) -> bool:
+    items = []
+    for p in pairs(history):
+        m = model.prepare(p)
+        if m is None:
+            continue
+        info = p.complete is None or p.complete.type == INFO
+        items.append((p.invoke.index, float("inf") if info else p.complete.index, m, info))
+    n = len(items)
+    for order in itertools.chain.from_iterable(itertools.permutations(range(n), r) for r in range(n + 1)):
+        chosen = set(order)
+        if any(not items[i][3] and i not in chosen for i in range(n)):
+            continue
+        pos = {i: k for k, i in enumerate(order)}
+        if any(items[j][1] < items[i][0] and (j not in pos or pos[j] > pos[i]) and not items[j][3]
+               for i in order for j in range(n)):
+            continue
+        states = {model.initial(None)}
+        for i in order:
+            states = {s2 for s in states for s2 in model.step(s, items[i][2])}
+        if states:
+            return True
+    return False
+
+
+@settings(max_examples=200, deadline=None)
+@given(mutex_histories())
+def test_agrees_with_brute_force_on_mutexes(history: list[Op]) -> None:
+    model = make_model("mutex")
+    assert check(history, model)["valid"] is _oracle_generic(history, model)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["enqueue", "dequeue"]), st.integers(0, 2),
+                          st.sampled_from([OK, OK, INFO, FAIL]), st.booleans()), min_size=1, max_size=5))
+def test_agrees_with_brute_force_on_queues(spec: list[tuple[str, int, str, bool]]) -> None:
+    # Each op is invoked in order; `overlap` says whether the next op is invoked before this one completes.
+    history: list[Op] = []
+    pending: list[Op] = []
+    for pid, (f, v, outcome, overlap) in enumerate(spec):
+        history.append(Op(INVOKE, pid, f, v if f == "enqueue" else None))
+        pending.append(Op(outcome, pid, f, v))
+        if not overlap:
+            history.extend(pending)
+            pending = []
+    history.extend(pending)
+    history = index_history(history)
+    model = make_model("fifo-queue")
+    assert check(history, model)["valid"] is _oracle_generic(history, model)
+
+
+def test_budget_gives_unknown_not_a_hang() -> None:
+    # 14 concurrent writes of distinct values and reads that can never match: exhaustive search is large.
+    history = []
+    for p in range(14):
+        history.append(Op(INVOKE, p, "write", p + 1))
+    history.append(Op(INVOKE, 100, "read", None))
+    for p in range(14):
+        history.append(Op(OK, p, "write", p + 1))
+    history.append(Op(OK, 100, "read", 99))
+    res = check(index_history(history), make_model("register", 0), max_configs=500)
+    assert res["valid"] == "unknown"
+    assert "memory" in res["reason"]
+
+
+def test_counterexample_points_at_the_stale_read() -> None:
+    h = index_history([
+        Op(INVOKE, 0, "write", 1), Op(OK, 0, "write", 1),
+        Op(INVOKE, 1, "write", 2), Op(OK, 1, "write", 2),
+        Op(INVOKE, 0, "read", None), Op(OK, 0, "read", 1),
+    ])
+    res = check(h, make_model("register", 0))
+    assert res["valid"] is False
+    ce = res["counterexample"]
+    assert ce["op"]["index"] == 4
+    assert ce["linearized"] == [0, 2]
+    assert ce["states"] == [2]
+
+
+def test_crashed_write_may_take_effect_much_later() -> None:
+    h = index_history([
+        Op(INVOKE, 0, "write", 5), Op(INFO, 0, "write", 5),
+        Op(INVOKE, 1, "write", 1), Op(OK, 1, "write", 1),
+        Op(INVOKE, 1, "read", None), Op(OK, 1, "read", 1),
+        Op(INVOKE, 1, "read", None), Op(OK, 1, "read", 5),
+    ])
+    assert check(h, make_model("register", 0))["valid"] is True
+    h2 = index_history(h[:2] + [Op(INVOKE, 1, "read", None), Op(OK, 1, "read", 5),
+                                Op(INVOKE, 1, "read", None), Op(OK, 1, "read", 0)])
+    assert check(h2, make_model("register", 0))["valid"] is False  # it cannot happen twice
+
+
+def test_keys_are_checked_independently_and_reported() -> None:
+    h = index_history([
+        Op(INVOKE, 0, "write", 1, key="a"), Op(OK, 0, "write", 1, key="a"),
+        Op(INVOKE, 1, "read", None, key="b"), Op(OK, 1, "read", 0, key="b"),
+        Op(INVOKE, 0, "read", None, key="a"), Op(OK, 0, "read", 1, key="a"),
+    ])
+    res = check(h, make_model("register", 0))
+    assert res["valid"] is True and res["keys"] == 2
+    assert set(res["per_key"]) == {"a", "b"}
+
+
+def test_parallel_processes_agree_with_serial() -> None:
+    h: list[Op] = []
+    for k in range(4):
+        for i in range(100):
+            h += [Op(INVOKE, k, "write", i, key=k), Op(OK, k, "write", i, key=k),
+                  Op(INVOKE, k, "read", None, key=k), Op(OK, k, "read", i, key=k)]
+    h[-1] = Op(OK, 3, "read", 7, key=3)  # the last read of key 3 is stale
+    h = index_history(h)
+    serial = check(h, make_model("register", 0), processes=1)
+    parallel = check(h, make_model("register", 0), processes=2)
+    assert serial["valid"] is False and parallel["valid"] is False
+    assert serial["counterexample"]["op"]["index"] == parallel["counterexample"]["op"]["index"] == len(h) - 2
