@@ -29,7 +29,9 @@ Anomalies, per watcher and path:
   - ``data-before-notification``: a read returned a newer version than the read that armed the watch,
     with no data event and no connection-state event received in between;
   - ``missed-final``: the last version the watcher saw is below the final version;
-  - ``beyond-final``: the last version the watcher saw is above the final version (never written).
+  - ``beyond-final``: the last version the watcher saw is above the final version (never written);
+  - ``final-read-below-write`` (per path): the final read returned a version below an acknowledged
+    write's (a lost write; the watchers are then judged against the final read).
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from typing import Any
 
 from checkers.checker import EXAMPLES, UNKNOWN, hashable, indexed, int_field, merge_valid
 from checkers.history import INFO, OK, Op, pairs
+
 
 class WatchChecker:
     def __init__(self, name: str = "watches") -> None:
@@ -65,17 +68,21 @@ class WatchChecker:
                 watcher = op.extra.get("watcher", p.invoke.extra.get("watcher", op.process))
                 observed[(hashable(watcher), key)].append(op)
 
+        anomalies: list[dict] = []
         finals: dict[Any, int | None] = {}
         for key in {k for _, k in observed}:
             if key in final_read:
                 finals[key] = final_read[key][0]
+                if ok_versions[key] and max(ok_versions[key]) > finals[key]:
+                    anomalies.append({"kind": "final-read-below-write", "key": key,
+                                      "op": final_read[key][1], "version": finals[key],
+                                      "written_version": max(ok_versions[key])})
             elif key in uncertain_write or not ok_versions[key]:
                 finals[key] = None
             else:
                 finals[key] = max(ok_versions[key])
 
-        anomalies: list[dict] = []
-        verdicts = []
+        verdicts = [False] if anomalies else []
         for (watcher, key), ops in sorted(observed.items(), key=lambda kv: kv[1][0].index):
             if all(isinstance(o.extra.get("seq"), int) for o in ops):
                 ops = sorted(ops, key=lambda o: (o.extra["seq"], o.index))

@@ -71,6 +71,13 @@ def test_version_beyond_final() -> None:
     assert [a["kind"] for a in r["anomalies"]] == ["beyond-final"]
 
 
+def test_final_read_below_an_acknowledged_write() -> None:
+    r = WatchChecker().check(h(read(0), write(1), event(), read(1), op_pair("final", "final-read", version=0)))
+    assert r["valid"] is False
+    assert r["anomalies"][0] == {"kind": "final-read-below-write", "key": PATH, "op": 9, "version": 0,
+                                 "written_version": 1}
+
+
 def test_info_write_without_final_read_is_unknown() -> None:
     hist = h(read(0), [Op("invoke", "writer", "write", key=PATH), Op("info", "writer", "write", key=PATH)])
     r = WatchChecker().check(hist)
