@@ -15,7 +15,9 @@ What the workload records
       ``mzxid``    stat.mzxid of the znode after the write / as read; for an ok write it is the write's
                    own zxid, so it also orders one session's writes across znodes;
       ``zxid``     the reply header's zxid (the server's last zxid when it answered), if the client
-                   exposes it (kazoo keeps it as ``client.last_zxid``); per session, over all znodes.
+                   exposes it; per session, over all znodes. kazoo keeps the latest as
+                   ``client.last_zxid``: reading it right after the reply may give a later reply's
+                   zxid, which is still sound (every later op of the session is answered after it).
     Record at least one; with none at all the verdict is ``"unknown"``. ``version`` restarts when a
     znode is deleted and created again, so workloads that delete must record ``mzxid`` instead.
 

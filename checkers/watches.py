@@ -22,7 +22,10 @@ The watched znode must not be deleted during the test (its version would restart
     reads and events carries an integer ``"seq"`` (a counter taken where the client library reads them
     off the connection), that order is used; otherwise their positions in the history. Record the
     position faithfully: an event recorded late (e.g. from a callback thread) after the read whose reply
-    followed it looks like ``data-before-notification``.
+    followed it looks like ``data-before-notification``. kazoo runs watch callbacks on its callback
+    thread, after the reader thread may already have handed the next reply over; a kazoo watcher without
+    ``seq`` must therefore read only in response to an event or a reconnection (as DataWatch does),
+    never poll.
 
 Anomalies, per watcher and path:
   - ``went-back``: a version lower than one the watcher saw before;
