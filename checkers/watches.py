@@ -19,13 +19,16 @@ The watched znode must not be deleted during the test (its version would restart
   - All of one watcher's reads and events carry ``"watcher": <name>`` (in ``extra``); without it the
     process is the watcher.
   - Order: the order in which the client received replies and events. If every one of a watcher's ok
-    reads and events carries an integer ``"seq"`` (a counter taken where the client library reads them
-    off the connection), that order is used; otherwise their positions in the history. Record the
-    position faithfully: an event recorded late (e.g. from a callback thread) after the read whose reply
-    followed it looks like ``data-before-notification``. kazoo runs watch callbacks on its callback
-    thread, after the reader thread may already have handed the next reply over; a kazoo watcher without
-    ``seq`` must therefore read only in response to an event or a reconnection (as DataWatch does),
-    never poll.
+    reads and events carries an integer ``"seq"``, that order is used (an event before a read of equal
+    seq); otherwise their positions in the history. kazoo runs watch callbacks on its callback thread,
+    possibly after the reader thread handed the next reply over: measured against ZooKeeper 3.8, 24 of
+    300 polled reads of new data were recorded before their watch callback. The recipe that fixes it
+    (0 of 300): wrap ``client.handler.dispatch_callback`` -- called on the reader thread, in wire order
+    with replies -- to bump a counter for each ``"watch"`` callback and hand its value to the callback as
+    the event's seq; give each read the counter's value read just after the reply returned. (An event
+    that arrives just after the reply may then sort before the read; that can only hide an anomaly.)
+    Without ``seq``, a kazoo watcher must read only in response to an event or a reconnection (as
+    DataWatch does), never poll.
 
 Anomalies, per watcher and path:
   - ``went-back``: a version lower than one the watcher saw before;
@@ -88,7 +91,7 @@ class WatchChecker:
         verdicts = [False] if anomalies else []
         for (watcher, key), ops in sorted(observed.items(), key=lambda kv: kv[1][0].index):
             if all(isinstance(o.extra.get("seq"), int) for o in ops):
-                ops = sorted(ops, key=lambda o: (o.extra["seq"], o.index))
+                ops = sorted(ops, key=lambda o: (o.extra["seq"], o.f != "watch-event", o.index))
             found = self._judge(watcher, key, ops, finals[key])
             anomalies += found
             verdicts.append(False if found else (UNKNOWN if finals[key] is None else True))

@@ -91,6 +91,9 @@ def test_seq_gives_the_receive_order() -> None:
     assert WatchChecker().check(hist)["valid"] is True
     hist = h(read(0, seq=1), write(1), read(1, seq=2), event(seq=3))
     assert WatchChecker().check(hist)["anomaly_kinds"] == {"data-before-notification": 1}
+    # Equal seq: the read took the counter after the event was dispatched, so the event came first.
+    hist = h(read(0, seq=0), write(1), read(1, seq=1), event(seq=1))
+    assert WatchChecker().check(hist)["valid"] is True
 
 
 def test_watchers_and_paths_are_judged_apart() -> None:
