@@ -32,6 +32,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import logging
 import socket
 import time
 from typing import Any, Protocol, runtime_checkable
@@ -163,7 +164,11 @@ def session_ok(host: str, port: int, timeout: float = 5.0) -> bool:
     from kazoo.client import KazooClient
     from kazoo.handlers.threading import KazooTimeoutError
 
-    client = KazooClient(hosts=f"{host}:{port}", timeout=timeout, connection_retry=None, command_retry=None)
+    quiet = logging.getLogger("zkjepsen.readiness-probe")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False  # refused connections while a server starts are expected, not warnings
+    client = KazooClient(hosts=f"{host}:{port}", timeout=timeout, connection_retry=None, command_retry=None,
+                         logger=quiet)
     try:
         client.start(timeout=timeout)
         client.exists("/")
@@ -284,7 +289,17 @@ class DaemonDB:
 
     def is_ready(self, test: Any, node: str) -> bool:
         address = test.address(node)
-        return srvr_mode(address, self.client_port) is not None or session_ok(address, self.client_port)
+        try:
+            answer = four_letter_word(address, self.client_port, "srvr")
+        except TimeoutError:
+            answer = ""  # a server without four-letter words may wait for the rest of a "frame"
+        except OSError:
+            return False  # not listening yet
+        if "Mode:" in answer:
+            return True
+        if answer.strip():
+            return False  # it speaks srvr and says it is not serving yet
+        return session_ok(address, self.client_port)
 
     def wait_ready(self, test: Any, node: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

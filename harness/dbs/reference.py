@@ -1,6 +1,6 @@
 """This project's reference server (``reference/``) as the DB under test.
 
-One node: ``python3 -m reference --port P --data-dir D``. Several nodes need the replicated server
+One node: ``python3 -m reference --host 0.0.0.0 --port P --data-dir D``. Several nodes need the replicated server
 (``--config FILE --id N --data-dir D`` with ``server.N=host:peer_port:client_port`` lines), which does not exist
 yet, so a cluster of more than one node is refused with a clear message until replication lands.
 
@@ -56,7 +56,8 @@ class ReferenceDB(DaemonDB):
         return {"PYTHONPATH": self.code_dir(test, node), "PYTHONUNBUFFERED": "1"}
 
     def command(self, test: Any, node: str) -> list[str]:
-        return [self.python, "-m", "reference", "--port", str(self.client_port),
+        # The server listens on loopback unless told otherwise; clients come from the control machine.
+        return [self.python, "-m", "reference", "--host", "0.0.0.0", "--port", str(self.client_port),
                 "--data-dir", self.data_dir(test, node), *self.server_args]
 
     def version(self, test: Any) -> str:
