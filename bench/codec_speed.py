@@ -40,6 +40,8 @@ def main() -> None:
     get_req_b = M.encode_request(42, OpCode.GET_DATA, get_req)[4:]
     set_req_b = M.encode_request(42, OpCode.SET_DATA, set_req)[4:]
     get_resp_b = M.encode_reply(header, get_resp)[4:]
+    set_resp = R.SetDataResponse(stat)
+    set_resp_b = M.encode_reply(header, set_resp)[4:]
     pipelined = b"".join(M.encode_request(i, OpCode.GET_DATA, get_req) for i in range(100))
 
     def frame_split() -> object:
@@ -52,6 +54,8 @@ def main() -> None:
         ("encode setData request (100 B)", lambda: M.encode_request(42, OpCode.SET_DATA, set_req), 1),
         ("encode GetDataResponse reply (100 B)", lambda: M.encode_reply(header, get_resp), 1),
         ("decode GetDataResponse reply (100 B)", lambda: M.decode_reply(get_resp_b, OpCode.GET_DATA), 1),
+        ("encode SetDataResponse reply", lambda: M.encode_reply(header, set_resp), 1),
+        ("decode SetDataResponse reply", lambda: M.decode_reply(set_resp_b, OpCode.SET_DATA), 1),
         ("FrameReader split, per frame (100 pipelined)", frame_split, 100),
     ]
     print(f"python {sys.version.split()[0]}, {seconds:g} s per case")

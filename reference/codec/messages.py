@@ -147,6 +147,9 @@ _FAST_REQUESTS = {
 }
 
 
+_STAT_ONLY_RESPONSES = frozenset((ExistsResponse, SetDataResponse, SetACLResponse))
+
+
 def _fast_get_data_response(payload: bytes) -> GetDataResponse | None:
     if len(payload) < 20:
         return None
@@ -257,6 +260,8 @@ def decode_reply(payload: bytes, opcode: int) -> tuple[ReplyHeader, Any]:
         record = _fast_get_data_response(payload)
         if record is not None:
             return header, record
+    elif cls in _STAT_ONLY_RESPONSES and len(payload) == 84:
+        return header, cls(Stat(*_unpack_stat(payload, 16)))
     if cls is None:
         if len(payload) != 16:
             raise DecodeError(f"reply to opcode {opcode} has {len(payload) - 16} unexpected body bytes")
