@@ -105,6 +105,7 @@ class KazooClientBase:
         self.zk: KazooClient | None = None
         self.nodes: list[str] = []
         self.test: Any = None
+        self.process: Any = None
 
     # -- the protocol ---------------------------------------------------------------------------
     def open(self, test: Any, nodes: list[str]) -> "KazooClientBase":
@@ -136,6 +137,7 @@ class KazooClientBase:
         pass
 
     def invoke(self, test: Any, op: Op) -> Op:
+        self.process = op.process  # a client serves one process: the runner reopens after an info
         try:
             return self.do(op)
         except Exception as exc:  # every failure becomes a completion; the worker never dies of one op

@@ -45,7 +45,7 @@ class Recorder:
     def __init__(self, store: RunStore) -> None:
         self.store = store
         self.ops: list[Op] = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.t0 = time.monotonic_ns()
         self.counts = {OK: 0, FAIL: 0, INFO: 0}
         self.fault = "none"
@@ -62,6 +62,15 @@ class Recorder:
                 self.counts[op.type] += 1
             self.store.append(op)
         return op
+
+
+    def record_event(self, process: Any, f: str, value: Any = None, key: Any = None, node: str | None = None,
+                     **extra: Any) -> None:
+        """An observation that is not an operation a worker invoked: an invoke and its ok, adjacent."""
+        with self.lock:
+            invoke = Op(INVOKE, process, f, value, key=key, node=node, extra=dict(extra))
+            self.record(invoke)
+            self.record(dataclasses.replace(invoke, type=OK, extra=dict(extra)))
 
 
 @dataclass
@@ -86,6 +95,7 @@ class Runner:
         self.error: str | None = None
         self.threads: tuple[Any, ...] = tuple(range(test.concurrency)) + (NEMESIS,)
         self.op_timeout = float(test.options.get("op_timeout") or 10.0)
+        test.record_event = self.recorder.record_event
 
     # -- the generator, shared by every worker -------------------------------------------------
     def next_invocation(self, thread: Any) -> Invocation | None:

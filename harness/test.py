@@ -31,6 +31,10 @@ class Test:
     options: dict[str, Any] = field(default_factory=dict)   # everything from the command line
     store_dir: Path | None = None
     seed: int = 0
+    # Set by the runner: ``record_event(process, f, value=None, key=None, node=None, **extra)`` appends an
+    # invoke immediately followed by its ok (for things clients observe asynchronously: watch events,
+    # sessions ending). None outside a run.
+    record_event: Any = None
 
     def remote(self, node: str) -> Remote:
         return self.backend.remote(node)
