@@ -17,7 +17,6 @@ T = TypeVar("T")
 
 INT = struct.Struct(">i")
 LONG = struct.Struct(">q")
-BOOL = struct.Struct(">?")
 _pack_int = INT.pack
 _pack_long = LONG.pack
 _unpack_int = INT.unpack_from

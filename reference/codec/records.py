@@ -18,7 +18,6 @@ from .jute import INT, Reader, Writer
 _STAT = struct.Struct(">qqqqiiiqiiq")
 _MULTI_HEADER = struct.Struct(">i?i")
 _MULTI_HEADER_READ = struct.Struct(">iBi")
-_INT_BOOL = struct.Struct(">i?")
 _pack_int = INT.pack
 
 

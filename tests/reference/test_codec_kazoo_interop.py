@@ -10,7 +10,7 @@ from kazoo.protocol import serialization as K
 from kazoo.security import ACL as KACL
 from kazoo.security import Id as KId
 
-from codec_strategies import acl_list, data, i32, i64, ordinary_xids, path, stats
+from codec_strategies import data, i32, i64, ordinary_xids, path, stats
 from reference.codec import messages as M
 from reference.codec import records as R
 from reference.codec.constants import OpCode
