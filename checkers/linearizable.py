@@ -62,15 +62,17 @@ class KeyOp:
     mop: Any  # the model op
     index: int  # history index of the invocation
     info: bool  # crashed (may happen or not)
+    read_only: bool = False  # never changes the state (the model says so)
 
 
 class _Entry:
-    __slots__ = ("call", "id", "bit", "op", "info", "match", "prev", "next")
+    __slots__ = ("call", "id", "bit", "op", "info", "read_only", "match", "prev", "next")
 
     def __init__(self, call: bool, op: KeyOp | None = None) -> None:
         self.call = call
         self.op = op
         self.info = op.info if op is not None else False
+        self.read_only = op.read_only if op is not None else False
         self.id = -1
         self.bit = 0
         self.match: _Entry | None = None
@@ -229,6 +231,7 @@ class _KeySearch:
         done_mask = ~info_mask
         has_infos = info_mask != 0
         step = self.model.step
+        hopeless = getattr(self.model, "hopeless", None)
         budget = self.budget
         best = self.best
         path = self.path
@@ -258,9 +261,19 @@ class _KeySearch:
                     if e.op.mop not in seen_mops:  # identical crashed ops: the earliest invoked stands for all
                         seen_mops.add(e.op.mop)
                         crashed.append(e)
+                elif e.read_only and step(state, e.op.mop):
+                    # A read that fits now goes now, alone: in any linearization from here it could be moved
+                    # to this point (everything that had to precede it already did, and it changes nothing).
+                    first = e
+                    while first is not None and first.call:
+                        first = first.next
+                    return [e], first
                 else:
                     done.append(e)
                 e = e.next
+            if hopeless is not None and e is not None and hopeless(state, e.op.mop, [c.op.mop for c in done],
+                                                                  [c.op.mop for c in crashed]):
+                return [], e
             return done + crashed, e
 
         try:
@@ -354,12 +367,13 @@ def _key_ops(model: Any, group: list[Pair], position: dict[int, int]) -> tuple[l
         infos.append(outcome(p) == INFO)
     mops = model.reduce(mops, infos)
     out: list[KeyOp] = []
+    read_only = getattr(model, "read_only", None)
     for p, m, info in zip(group, mops, infos):
         if m is None:
             continue
         call = position[id(p.invoke)]
         ret = INF if info else position[id(p.complete)]
-        out.append(KeyOp(call, ret, m, p.invoke.index, info))
+        out.append(KeyOp(call, ret, m, p.invoke.index, info, bool(read_only and not info and read_only(m))))
     return out, len(group) - len(out)
 
 

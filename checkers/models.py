@@ -71,6 +71,15 @@ class Model(Protocol):
     def reduce(self, mops: list[MOp | None], infos: list[bool]) -> list[MOp | None]:
         """A smaller equivalent problem (may rewrite or drop ops); identity when there is nothing to gain."""
 
+    def hopeless(self, state: State, blocking: MOp, candidates: list[MOp], crashed: list[MOp]) -> bool:
+        """Optional (a model may lack it): True when ``blocking`` — the op that must be linearized before any op
+        invoked after it returned — cannot take effect from ``state`` whatever subset of ``candidates`` and
+        ``crashed`` (the only ops that may go before it) goes first. Prunes a branch early; never required."""
+
+    def read_only(self, mop: MOp) -> bool:
+        """True when ``step`` never changes the state for this op, from any state (it may only be refused).
+        The search then linearizes it as soon as it fits, without trying alternatives."""
+
 
 def partition_by_op_key(pairs: list[Pair]) -> dict[Any, list[Pair]]:
     groups: dict[Any, list[Pair]] = {}
@@ -93,6 +102,9 @@ class _Base:
 
     def reduce(self, mops: list[MOp | None], infos: list[bool]) -> list[MOp | None]:
         return mops
+
+    def read_only(self, mop: MOp) -> bool:
+        return False
 
     def _unknown(self, pair: Pair) -> ModelError:
         return ModelError(f"op {pair.invoke.index}: model {self.name} has no operation {pair.invoke.f!r}")
@@ -160,6 +172,23 @@ class RegisterModel(_Base):
         if k == "cas":
             return (mop[2],) if state == mop[1] else ()
         return (state,) if state != mop[1] else ()  # "!cas"
+
+    def read_only(self, mop: MOp) -> bool:
+        return mop[0] in ("r", "!cas")
+
+    def hopeless(self, state: State, blocking: MOp, candidates: list[MOp], crashed: list[MOp]) -> bool:
+        if blocking[0] == "r" or blocking[0] == "cas":
+            need = blocking[1]  # the value it must find
+            if state == need:
+                return False
+            for m in candidates:
+                if m[-1] == need and m[0] in ("w", "cas"):
+                    return False
+            for m in crashed:
+                if m[-1] == need and m[0] in ("w", "cas"):
+                    return False
+            return True
+        return False
 
     def describe(self, mop: MOp) -> str:
         k = mop[0]
@@ -236,6 +265,15 @@ class KVModel(_Base):
         if k == "put":
             return (mop[1],)
         return (state + mop[1],)
+
+    def read_only(self, mop: MOp) -> bool:
+        return mop[0] == "get"
+
+    def hopeless(self, state: State, blocking: MOp, candidates: list[MOp], crashed: list[MOp]) -> bool:
+        # Without a put available, the string only grows: a get must find the present state as its prefix.
+        if blocking[0] != "get" or blocking[1].startswith(state):
+            return False
+        return not any(m[0] == "put" for m in candidates) and not any(m[0] == "put" for m in crashed)
 
     def describe(self, mop: MOp) -> str:
         return f"{mop[0]}({mop[1]!r})"
@@ -326,6 +364,9 @@ class MultiRegisterModel(_Base):
                 regs[k] = v
         return (tuple(regs.items()),)  # insertion order stays the initial state's, so equal states are equal tuples
 
+    def read_only(self, mop: MOp) -> bool:
+        return all(f == "r" for f, _, _ in mop[1])
+
     def describe(self, mop: MOp) -> str:
         return "txn[" + " ".join(f"{f}:{k}={v!r}" for f, k, v in mop[1]) + "]"
 
@@ -362,6 +403,9 @@ class SetModel(_Base):
         if mop[0] == "add":
             return (state | {mop[1]},)
         return (state,) if state == mop[1] else ()
+
+    def read_only(self, mop: MOp) -> bool:
+        return mop[0] == "read"
 
     def describe_state(self, state: State) -> Any:
         return sorted(state, key=repr)
