@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from kazoo.exceptions import AuthFailedError, BadVersionError, InvalidACLError, NoAuthError
+from kazoo.exceptions import AuthFailedError, BadVersionError, InvalidACLError, NoAuthError, RolledBackError
 from kazoo.security import (
     ACL,
     CREATOR_ALL_ACL,
@@ -158,3 +158,35 @@ def test_unknown_auth_scheme_fails_the_connection(zk):
     client = zk.connect()
     with pytest.raises(AuthFailedError):
         client.add_auth("no-such-scheme", "whatever")
+
+
+def test_acl_ids_are_validated(zk):
+    invalid = [ACL(Permissions.ALL, Id("world", "someone")),
+               ACL(Permissions.ALL, Id("digest", "no-colon")),
+               ACL(Permissions.ALL, Id("no-such-scheme", "x")),
+               ACL(Permissions.ALL, Id("ip", "not-an-ip"))]
+    for i, acl in enumerate(invalid):
+        with pytest.raises(InvalidACLError):
+            zk.client.create(f"/bad{i}", acl=[acl])
+    assert zk.client.get_children("/") == []
+
+
+def test_ip_acl(zk):
+    c = zk.client
+    c.create("/mine", b"m", acl=[make_acl("ip", "127.0.0.1", all=True)])
+    assert c.get("/mine")[0] == b"m"
+    c.create("/theirs", b"t", acl=[make_acl("ip", "10.0.0.0/8", all=True)])
+    with pytest.raises(NoAuthError):
+        c.get("/theirs")
+
+
+def test_multi_checks_permissions(zk):
+    c = zk.client
+    c.create("/locked", acl=READ_ACL_UNSAFE)
+    c.create("/free")
+    t = c.transaction()
+    t.set_data("/free", b"x")
+    t.create("/locked/kid")
+    results = t.commit()
+    assert [type(r) for r in results] == [RolledBackError, NoAuthError]
+    assert c.get("/free")[1].version == 0

@@ -25,3 +25,10 @@ def test_mntr_has_version_and_state(server):
 
 def test_kazoo_command(zk):
     assert zk.client.command(b"ruok") == "imok"
+
+
+def test_envi_names_a_zookeeper_version_kazoo_can_parse(zk):
+    """kazoo's server_version() reads `zookeeper.version=` from envi."""
+    assert any(line.startswith("zookeeper.version=") for line in zk.server.four_letter_word("envi").splitlines())
+    version = zk.client.server_version()
+    assert len(version) == 3 and all(isinstance(part, int) for part in version)

@@ -11,10 +11,10 @@ from kazoo.exceptions import (
     NoNodeError,
     NotEmptyError,
 )
-from kazoo.protocol.serialization import Create
+from kazoo.protocol.serialization import Create, Delete, Exists, GetChildren, GetData, SetData
+from kazoo.security import OPEN_ACL_UNSAFE
 
 from tests.compat.helpers import create_container, raw_call
-from kazoo.security import OPEN_ACL_UNSAFE
 
 pytestmark = pytest.mark.cluster
 
@@ -236,3 +236,106 @@ def test_large_values(zk):
     # The session survives the dropped connection: the client reconnects and carries on.
     assert c.retry(c.exists, "/big").dataLength == 512 * 1024
     assert c.retry(c.exists, "/huge") is None
+
+
+def _raw_error(client, request):
+    """The exception class a raw request fails with, or None if it succeeds."""
+    try:
+        raw_call(client, request)
+    except Exception as exc:  # noqa: BLE001 - the class is what is compared
+        return type(exc)
+    return None
+
+
+def test_path_syntax_is_checked_by_the_server(zk):
+    """Sent raw (kazoo would normalise them). ZooKeeper finds the parent before it checks the syntax, so
+    "/a/./b" and "<chroot>//a" are NoNode (no parent "/a/." or "<chroot>/") while a bad last component is
+    BadArguments."""
+    c = zk.client
+    c.create("/a")
+    root = zk.chroot
+    outcomes = {
+        path: _raw_error(c, Create(root + path, b"", OPEN_ACL_UNSAFE, 0))
+        for path in ("/a/", "//a", "/a\x1e", "/a\x7f", "/a\ue000", "/a\uffff", "/a/./b", "/a/../b")
+    }
+    assert outcomes == {
+        "/a/": BadArgumentsError, "//a": NoNodeError, "/a\x1e": BadArgumentsError,
+        "/a\x7f": BadArgumentsError, "/a\ue000": BadArgumentsError, "/a\uffff": BadArgumentsError,
+        "/a/./b": NoNodeError, "/a/../b": NoNodeError,
+    }
+    assert sorted(c.get_children("/")) == ["a"]
+
+
+def test_which_ops_check_path_syntax(zk):
+    """exists and setData reject a NUL byte, getData and getChildren just find nothing; setData also checks
+    the whole syntax, delete checks the parent ("rel" has none)."""
+    c = zk.client
+    bad = zk.chroot + "/b\x00"
+    assert _raw_error(c, Exists(bad, None)) is BadArgumentsError
+    assert _raw_error(c, GetData(bad, None)) is NoNodeError
+    assert _raw_error(c, GetChildren(bad, None)) is NoNodeError
+    assert _raw_error(c, SetData(bad, b"", -1)) is BadArgumentsError
+    assert _raw_error(c, SetData(zk.chroot + "/x/", b"", -1)) is BadArgumentsError
+    assert _raw_error(c, Exists(zk.chroot + "/b\x1e", None)) is None  # exists() answers "no node"
+    assert _raw_error(c, Delete("rel", -1)) is BadArgumentsError
+
+
+def test_root_and_zookeeper_nodes_cannot_be_deleted(zk):
+    c = zk.client
+    assert _raw_error(c, Delete("/", -1)) is BadArgumentsError
+    assert _raw_error(c, Delete("/zookeeper", -1)) is BadArgumentsError
+
+
+def _create_frame_length(path: str, data_len: int) -> int:
+    """Bytes after the length prefix of a create with the open ACL: header, path, data, ACL vector, flags."""
+    acl = 4 + (4 + len("world")) + (4 + len("anyone"))
+    return 8 + (4 + len(path.encode())) + (4 + data_len) + 4 + acl + 4
+
+
+def test_frame_limit_is_jute_maxbuffer(zk):
+    """A request frame of exactly jute.maxbuffer (0xfffff) bytes is served; one byte more drops the
+    connection."""
+    c = zk.client
+    limit = 0xFFFFF
+    fits = limit - _create_frame_length(zk.chroot + "/edge", 0)
+    c.create("/edge", b"e" * fits)
+    assert c.exists("/edge").dataLength == fits
+    with pytest.raises(ConnectionLoss):
+        c.create("/over", b"o" * (fits + 1))
+    assert c.retry(c.exists, "/over") is None
+
+
+def test_failed_writes_consume_a_zxid(zk):
+    """ZooKeeper logs an error transaction for a failed write (notes T1): the next zxid skips one.
+    Other sessions may write meanwhile, so only a lower bound holds."""
+    c = zk.client
+    first = c.create("/f1", include_data=True)[1].czxid
+    with pytest.raises(NodeExistsError):
+        c.create("/f1")
+    second = c.create("/f2", include_data=True)[1].czxid
+    with pytest.raises(BadVersionError):
+        c.set("/f2", b"x", version=7)
+    third = c.create("/f3", include_data=True)[1].czxid
+    assert second - first >= 2
+    assert third - second >= 2
+
+
+def test_replies_carry_the_servers_last_zxid(zk):
+    """Every reply header carries the last zxid; kazoo keeps it as last_zxid and sends it on reconnect."""
+    reader = zk.connect()
+    reader.exists("/")
+    stat = zk.client.create("/newer", include_data=True)[1]
+    reader.exists("/anything")
+    assert reader.last_zxid >= stat.czxid
+
+
+def test_get_children_of_an_ephemeral(zk):
+    zk.client.create("/lonely", ephemeral=True)
+    children, stat = zk.client.get_children("/lonely", include_data=True)
+    assert children == [] and stat.numChildren == 0 and stat.ephemeralOwner == zk.client.client_id[0]
+
+
+def test_set_with_same_data_still_bumps_version(zk):
+    zk.client.create("/same", b"v")
+    assert zk.client.set("/same", b"v").version == 1
+    assert zk.client.set("/same", b"v").version == 2
