@@ -188,7 +188,7 @@ def register_histories(draw: Any) -> list[Op]:
     return index_history(history)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(register_histories())
 def test_agrees_with_brute_force_on_registers(history: list[Op]) -> None:
     expected = _oracle_register(history, 0)
@@ -249,14 +249,14 @@ def _oracle_generic(history: list[Op], model: Any) -> bool:
     return False
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(mutex_histories())
 def test_agrees_with_brute_force_on_mutexes(history: list[Op]) -> None:
     model = make_model("mutex")
     assert check(history, model)["valid"] is _oracle_generic(history, model)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["enqueue", "dequeue"]), st.integers(0, 2),
                           st.sampled_from([OK, OK, INFO, FAIL]), st.booleans()), min_size=1, max_size=5))
 def test_agrees_with_brute_force_on_queues(spec: list[tuple[str, int, str, bool]]) -> None:
