@@ -1,0 +1,149 @@
+"""`harness run` end to end through the real CLI, as a subprocess, against Apache ZooKeeper on netns nodes.
+
+Each run gets its own store and its own netns state dir (ZKJEPSEN_STATE_DIR), so the test can see exactly
+what the run created and check it is all gone afterwards.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.backends.base import netns_problem
+from tests.servers import zookeeper_available
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(netns_problem() is not None, reason=str(netns_problem())),
+    pytest.mark.skipif(not zookeeper_available(), reason="Apache ZooKeeper (Debian package) is not installed"),
+]
+
+WORKLOADS = ["register", "set", "queue", "lock", "election", "membership", "watch"]
+
+
+def harness_run(tmp_path: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, ZKJEPSEN_STATE_DIR=str(tmp_path / "state"),
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "harness", "run", "--store", str(tmp_path / "store"), "--no-progress", *args]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def leftovers(tmp_path: Path) -> list[str]:
+    """Namespaces, state files or server processes a run left behind (it must leave none)."""
+    found = glob.glob(str(tmp_path / "state" / "zkj-*.json"))
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    found += [line.split()[0] for line in names.splitlines() if line.startswith("zkj-")
+              and line.split()[0] in _namespaces_seen]
+    for pid in _pids_seen:
+        if os.path.exists(f"/proc/{pid}") and "Z" not in _proc_state(pid):
+            found.append(f"process {pid}")
+    return found
+
+
+_namespaces_seen: set[str] = set()
+_pids_seen: set[int] = set()
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return "Z"
+
+
+def _remember_run(tmp_path: Path) -> None:
+    """Note the namespaces and server PIDs a live run created (from its state file and pid files)."""
+    for state_file in glob.glob(str(tmp_path / "state" / "zkj-*.json")):
+        try:
+            state = json.loads(Path(state_file).read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        prefix = f"zkj-{state['run_id']}"
+        _namespaces_seen.update({f"{prefix}-hub"} | {f"{prefix}-{n}" for n in state.get("nodes", {})})
+    for pid_file in glob.glob(str(tmp_path / "state" / "**" / "*.pid"), recursive=True):
+        try:
+            _pids_seen.add(int(Path(pid_file).read_text().split()[0]))
+        except (OSError, ValueError, IndexError):
+            pass
+
+
+def finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)  # let it tear down what it made
+        out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
+
+
+def results_of(tmp_path: Path) -> dict:
+    return json.loads((tmp_path / "store" / "latest" / "results.json").read_text())
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+def test_workload_runs_valid(tmp_path, workload):
+    nodes = "3" if workload == "register" else "1"  # one 3-node run covers the ensemble; keep the rest quick
+    proc = harness_run(tmp_path, "--db", "zookeeper", "--workload", workload, "--nemesis", "none",
+                       "--node-count", nodes, "--concurrency", "3", "--time-limit", "5", "--seed", "42")
+    code, out, err = finish(proc)
+    assert code == 0, f"exit {code}\nstdout:\n{out}\nstderr:\n{err[-3000:]}"
+    results = results_of(tmp_path)
+    assert results["valid"] is True
+    assert results["run"]["ok"] > 0
+    run_dir = (tmp_path / "store" / "latest").resolve()
+    test = json.loads((run_dir / "test.json").read_text())
+    assert test["seed"] == 42 and test["workload"] == workload
+    history = (run_dir / "history.jsonl").read_text().splitlines()
+    assert len(history) >= 2 * results["run"]["ok"] // 2
+    assert any((run_dir / "nodes" / "n1").iterdir()), "the DB's logs were not collected"
+    assert f"results: {run_dir}" in out or str(run_dir) in out
+    assert leftovers(tmp_path) == []
+
+
+def test_sigint_cleans_up(tmp_path):
+    proc = harness_run(tmp_path, "--workload", "register", "--node-count", "3", "--time-limit", "120")
+    history = None
+    deadline = time.monotonic() + 120
+    try:
+        # Wait for the main phase (ops being recorded), noting what the run creates meanwhile.
+        while time.monotonic() < deadline and proc.poll() is None:
+            _remember_run(tmp_path)
+            latest = tmp_path / "store" / "latest" / "history.jsonl"
+            if latest.exists() and latest.stat().st_size > 0:
+                history = latest
+                break
+            time.sleep(0.2)
+        _remember_run(tmp_path)
+        assert history is not None, "the run never started recording ops"
+        assert _namespaces_seen and _pids_seen
+        proc.send_signal(signal.SIGINT)
+        code, out, err = finish(proc, timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 2, f"exit {code}\n{out}\n{err[-3000:]}"
+    results = results_of(tmp_path)
+    assert results["run"]["interrupted"] is True
+    assert results["valid"] in ("unknown", False)
+    assert "interrupted" in out
+    assert leftovers(tmp_path) == []
+
+
+def test_bad_arguments_exit_254(tmp_path):
+    for args, message in [(["--workload", "nope"], "choose one of register"),
+                          (["--nemesis", "nope"], "choose one of none"),
+                          (["--db", "nope"], "nope"),
+                          (["--node-count", "0"], "at least 1"),
+                          (["--concurrency", "x"], "--concurrency")]:
+        code, out, err = finish(harness_run(tmp_path, *args))
+        assert code == 254, (args, code, err)
+        assert message in err and "Traceback" not in err
