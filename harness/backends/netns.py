@@ -150,16 +150,20 @@ class RunState:
         return found
 
 
-def find_runs(state_dir: str | None = None) -> list[RunState]:
+def find_runs(state_dir: str | None = None, problems: list[str] | None = None) -> list[RunState]:
+    """The runs recorded in ``state_dir``. A state file that cannot be read is skipped (never guessed at) and
+    described in ``problems``."""
     state_dir = state_dir or state_dir_default()
     runs = []
     if os.path.isdir(state_dir):
         for name in sorted(os.listdir(state_dir)):
             if name.startswith("zkj-") and name.endswith(".json"):
+                path = os.path.join(state_dir, name)
                 try:
-                    runs.append(RunState.load(os.path.join(state_dir, name)))
+                    runs.append(RunState.load(path))
                 except (OSError, ValueError, TypeError) as exc:
-                    raise RuntimeError(f"unreadable state file {os.path.join(state_dir, name)}: {exc}") from exc
+                    if problems is not None:
+                        problems.append(f"unreadable state file {path} ({exc}); inspect and remove it by hand")
     return runs
 
 

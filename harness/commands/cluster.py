@@ -118,7 +118,10 @@ def cmd_down(args: argparse.Namespace) -> int:
         return _fail(problem, EXIT_BAD_ARGS)
     from harness.backends.netns import find_runs, remove_run, state_dir_default
 
-    runs = find_runs(args.state_dir)
+    problems: list[str] = []
+    runs = find_runs(args.state_dir, problems)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
     if args.run_ids:
         known = {r.run_id for r in runs}
         unknown = [i for i in args.run_ids if i not in known]
@@ -126,7 +129,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             return _fail(f"no such run(s) {', '.join(unknown)} in {args.state_dir or state_dir_default()}",
                          EXIT_BAD_ARGS)
         runs = [r for r in runs if r.run_id in args.run_ids]
-    code = 0
+    code = EXIT_BROKEN if problems else 0
     for run in runs:
         if run.owner_alive() and not args.force:
             print(f"{run.run_id}: skipped, {_describe_owner(run)} (use --force to remove it anyway)")
@@ -148,7 +151,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         return _fail(problem, EXIT_BAD_ARGS)
     from harness.backends.netns import find_runs
 
-    runs = find_runs(args.state_dir)
+    problems: list[str] = []
+    runs = find_runs(args.state_dir, problems)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
     if not runs:
         print("no runs")
     for run in runs:

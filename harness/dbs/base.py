@@ -33,6 +33,7 @@ import importlib
 import importlib.metadata
 import inspect
 import logging
+import shlex
 import socket
 import time
 from typing import Any, Protocol, runtime_checkable
@@ -235,31 +236,49 @@ class DaemonDB:
         if self.is_running(test, node):
             return
         remote = test.remote(node)
-        remote.spawn(self.command(test, node), log_file=self.log_file(test, node),
-                     pid_file=self.pid_file(test, node), env=self.env(test, node),
-                     cwd=self.directory(test, node))
+        pid = remote.spawn(self.command(test, node), log_file=self.log_file(test, node),
+                           pid_file=self.pid_file(test, node), env=self.env(test, node),
+                           cwd=self.directory(test, node))
+        # The start time pins the PID to this very process: once it is gone its PID may be reused by an
+        # unrelated process, which kill/pause must never hit.
+        started = self._proc(remote, pid)[1]
+        if started is not None:
+            remote.run(["sh", "-c", f"echo {started} > {shlex.quote(self.pid_file(test, node))}.start"])
 
     def pid(self, test: Any, node: str) -> int | None:
-        result = test.remote(node).run(["cat", self.pid_file(test, node)], check=False)
+        """The PID of this node's server if that very process still exists (running, paused or a zombie)."""
+        pid_file = shlex.quote(self.pid_file(test, node))
+        remote = test.remote(node)
+        result = remote.run(f"cat {pid_file} && cat {pid_file}.start 2>/dev/null; true", check=False)
+        words = result.stdout.split()
         try:
-            return int(result.stdout.strip()) if result.ok else None
-        except ValueError:
+            pid = int(words[0])
+            recorded = int(words[1]) if len(words) > 1 else None
+        except (IndexError, ValueError):
             return None
+        state, started = self._proc(remote, pid)
+        if state is None or (recorded is not None and started != recorded):
+            return None
+        return pid
 
-    def _state(self, remote: Remote, pid: int) -> str | None:
-        """The process's state letter from /proc (R, S, T, Z, ...), None if there is no such process."""
+    def _proc(self, remote: Remote, pid: int) -> tuple[str | None, int | None]:
+        """(state letter R/S/T/Z/..., start time in clock ticks) of a process, (None, None) if there is none."""
         result = remote.run(["cat", f"/proc/{pid}/stat"], check=False)
         if not result.ok:
-            return None
-        # The command name is in parentheses and may contain spaces; the state follows the last ')'.
-        return result.stdout.rpartition(")")[2].split()[0]
+            return None, None
+        # The command name is in parentheses and may contain spaces; the fields after the last ')' are plain.
+        fields = result.stdout.rpartition(")")[2].split()
+        try:
+            return fields[0], int(fields[19])
+        except (IndexError, ValueError):
+            return None, None
+
+    def _state(self, remote: Remote, pid: int) -> str | None:
+        return self._proc(remote, pid)[0]
 
     def is_running(self, test: Any, node: str) -> bool:
         pid = self.pid(test, node)
-        if pid is None:
-            return False
-        state = self._state(test.remote(node), pid)
-        return state is not None and state not in ("Z", "X")
+        return pid is not None and self._state(test.remote(node), pid) not in (None, "Z", "X")
 
     def _signal(self, test: Any, node: str, signal: str) -> int | None:
         pid = self.pid(test, node)

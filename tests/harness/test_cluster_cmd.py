@@ -131,3 +131,36 @@ def test_reference_cluster_is_refused_cleanly(state_dir):
     result = harness("cluster", "up", "--db", "reference", "--node-count", "3", "--state-dir", state_dir)
     assert result.returncode == 2 and "single-node until replication lands" in result.stderr
     assert find_runs(state_dir) == []
+
+
+def test_ctrl_c_during_up_removes_the_half_made_cluster(state_dir):
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "cluster", "up", "--node-count", "1",
+                             "--state-dir", state_dir], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        run: RunState | None = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            runs = find_runs(state_dir)
+            if runs and any(comm(pid) == "java" for pid in runs[0].pids()):
+                run = runs[0]
+                break
+            time.sleep(0.05)
+        assert run is not None, "cluster up never got as far as starting the DB"
+        pids = [pid for pid in run.pids() if comm(pid) == "java"]
+        os.kill(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2 and "interrupted" in stderr
+    assert leftovers(run, pids) == []   # no `cluster down` needed
+
+
+def test_unreadable_state_files_are_reported_not_guessed_at(state_dir):
+    Path(state_dir, "zkj-0a0b0c.json").write_text("{not json")
+    down = harness("cluster", "down", "--state-dir", state_dir)
+    assert down.returncode == 2 and "unreadable state file" in down.stderr
+    assert Path(state_dir, "zkj-0a0b0c.json").exists()
+    Path(state_dir, "zkj-0a0b0c.json").unlink()

@@ -257,3 +257,69 @@ def test_reference_server_runs_on_one_node(tmp_path):
         assert not process_exists(pid)
     finally:
         backend.destroy()
+
+
+@pytest.mark.cluster
+def test_tarball_install_path_runs_a_server(tmp_path):
+    """The --zookeeper-tarball path, fed a release-shaped tarball (lib/*.jar, conf/) built from the Debian jars."""
+    require_netns()
+    require_zookeeper()
+    import tarfile
+
+    from kazoo.client import KazooClient
+
+    dist = tmp_path / "apache-zookeeper-3.8.0-bin"
+    (dist / "lib").mkdir(parents=True)
+    (dist / "conf").mkdir()
+    for jar in DEBIAN_CLASSPATH:
+        (dist / "lib" / Path(jar).name).symlink_to(jar)
+    (dist / "conf" / "log4j.properties").write_text(
+        "log4j.rootLogger=INFO, C\nlog4j.appender.C=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.C.layout=org.apache.log4j.PatternLayout\n")
+    tarball = tmp_path / "apache-zookeeper-3.8.0-bin.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(dist, arcname=dist.name)
+
+    db = resolve_db("zookeeper", zookeeper_tarball=str(tarball), heap_mb=128)
+    backend = NetnsBackend(state_dir=str(tmp_path / "state"))
+    try:
+        backend.create(["n1"])
+        test = Nodes(backend, ["n1"])
+        db.setup(test, "n1")
+        db.wait_ready(test, "n1", 120)
+        assert Path(db.dist_dir(test, "n1"), "lib", "zookeeper.jar").exists()
+        assert f"{db.dist_dir(test, 'n1')}/lib/zookeeper.jar" in Path(f"/proc/{db.pid(test, 'n1')}/cmdline").read_text()
+        assert srvr_mode(test.address("n1"), db.client_port) == "standalone"
+        client = KazooClient(hosts=test.connect_string(db.client_port))
+        try:
+            client.start(30)
+            assert client.exists("/zookeeper") is not None
+        finally:
+            client.stop()
+            client.close()
+    finally:
+        backend.destroy()
+
+
+@pytest.mark.cluster
+def test_a_reused_pid_is_never_signalled(tmp_path):
+    """Once the server is gone its PID may belong to another process; is_running/kill must tell them apart."""
+    require_netns()
+    db = ZooKeeperDB()
+    backend = NetnsBackend(state_dir=str(tmp_path))
+    try:
+        backend.create(["n1"])
+        test = Nodes(backend, ["n1"])
+        remote = backend.remote("n1")
+        stranger = remote.spawn(["sleep", "300"], log_file=f"{remote.home}/sleep.log",
+                                pid_file=db.pid_file(test, "n1"))
+        # As if our server had had this PID but a different start time.
+        Path(db.pid_file(test, "n1") + ".start").write_text("1\n")
+        assert not db.is_running(test, "n1")
+        db.kill(test, "n1")
+        db.pause(test, "n1")
+        assert process_exists(stranger)
+        assert open(f"/proc/{stranger}/stat").read().rpartition(")")[2].split()[0] != "T"
+    finally:
+        backend.destroy()
+    assert not process_exists(stranger)
