@@ -72,7 +72,7 @@ def parent_of(path: str) -> str:
 
 @dataclass(slots=True)
 class Znode:
-    data: bytes
+    data: bytes | None      # ZooKeeper keeps null data null (getData answers a null buffer)
     acl: tuple[ACL, ...]
     czxid: int = 0
     mzxid: int = 0
@@ -91,7 +91,7 @@ class Znode:
         owner = 0 if self.ephemeral_owner == CONTAINER_OWNER else self.ephemeral_owner
         # Visible cversion = creates + deletes = internal*2 - numChildren (DataNode.copyStat).
         return (self.czxid, self.mzxid, self.ctime, self.mtime, self.version, _int32(self.seq * 2 - num),
-                self.aversion, owner, len(self.data), num, self.pzxid)
+                self.aversion, owner, len(self.data) if self.data is not None else 0, num, self.pzxid)
 
 
 class Tree:
@@ -123,7 +123,7 @@ class Tree:
             raise KeeperError(Err.NO_NODE, path)
         return node
 
-    def get_data(self, path: str, auth_ids: tuple[AuthId, ...] | list[AuthId]) -> tuple[bytes, Stat]:
+    def get_data(self, path: str, auth_ids: tuple[AuthId, ...] | list[AuthId]) -> tuple[bytes | None, Stat]:
         node = self.lookup(path)
         check(node.acl, Perm.READ, auth_ids, path)
         return node.data, node.stat()
@@ -166,7 +166,7 @@ class Tree:
 
     # ---- mutations, used only by txn.apply ----
 
-    def create(self, path: str, data: bytes, acl: tuple[ACL, ...], owner: int, zxid: int, time: int) -> Znode:
+    def create(self, path: str, data: bytes | None, acl: tuple[ACL, ...], owner: int, zxid: int, time: int) -> Znode:
         parent = self.nodes[parent_of(path)]
         node = Znode(data, acl, zxid, zxid, time, time, 0, 0, owner, zxid)
         self.nodes[path] = node
@@ -194,7 +194,7 @@ class Tree:
                 if not owned:
                     del self.ephemerals[owner]
 
-    def set_data(self, path: str, data: bytes, zxid: int, time: int) -> Znode:
+    def set_data(self, path: str, data: bytes | None, zxid: int, time: int) -> Znode:
         node = self.nodes[path]
         node.data = data
         node.version = _int32(node.version + 1)

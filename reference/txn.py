@@ -196,7 +196,7 @@ def _prep_create(ov: Overlay, op: int, req: tuple, session: int, auth: tuple[Aut
     p.seq = _int32(p.seq + 1)
     p.num_children += 1
     ov.records[path] = Rec(0, 0, 0, 0, owner, fixed)
-    return CREATE, (path, data if data is not None else b"", fixed, owner)
+    return CREATE, (path, data, fixed, owner)   # null data stays null, as in ZooKeeper
 
 
 def _prep_delete(ov: Overlay, req: tuple, auth: tuple[AuthId, ...], container_only: bool = False) -> tuple[int, tuple]:
@@ -226,7 +226,7 @@ def _prep_set_data(ov: Overlay, req: tuple, auth: tuple[AuthId, ...]) -> tuple[i
     check(node.acl, Perm.WRITE, auth, path)
     _check_version(node.version, version, path)
     ov.mutable(path).version = _int32(node.version + 1)
-    return SET_DATA, (path, data if data is not None else b"")
+    return SET_DATA, (path, data)
 
 
 def _prep_set_acl(ov: Overlay, req: tuple, auth: tuple[AuthId, ...]) -> tuple[int, tuple]:

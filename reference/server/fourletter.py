@@ -62,7 +62,7 @@ def srvr(server: Server, with_clients: bool) -> str:
 def mntr(server: Server) -> str:
     lmin, lavg, lmax = _latency(server)
     _conns, _paths, watches = server.watches.counts()
-    data_size = sum(len(p) + len(n.data) for p, n in server.tree.nodes.items())
+    data_size = sum(len(p) + len(n.data or b"") for p, n in server.tree.nodes.items())
     try:
         fds = len(os.listdir("/proc/self/fd"))
     except OSError:

@@ -285,3 +285,13 @@ def test_random_ops_match_a_dict_model(ops):
         assert (node.data, node.version, node.ephemeral_owner) == (n["data"], n["version"], n["owner"])
         assert node.stat()[9] == sum(1 for q in model if parent(q) == p)
     assert db.tree.ephemeral_count() == sum(1 for n in model.values() if n["owner"])
+
+
+def test_null_data_stays_null():
+    db = Db()
+    db.create("/n", None)
+    assert db.tree.get_data("/n", ()) == (None, db.tree.nodes["/n"].stat())
+    assert db.tree.nodes["/n"].stat()[8] == 0
+    db.set("/n", b"x")
+    db.set("/n", None)
+    assert db.tree.get_data("/n", ())[0] is None
