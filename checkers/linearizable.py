@@ -548,3 +548,18 @@ def _counterexample(model: Any, key: Any, best: dict[str, Any], pairs_by_index: 
                     f"{len(best['path'])} ops linearized before it" if blocking else "no linearization"),
     }
 
+
+
+class LinearizableChecker:
+    """The checker interface (checkers/checker.py) around ``check``: ``check(history, test_info) -> dict``."""
+    name = "linearizable"
+
+    def __init__(self, model: Any, time_limit: float | None = 60.0, max_configs: int = DEFAULT_MAX_CONFIGS,
+                 processes: int | None = None) -> None:
+        self.model = model
+        self.time_limit = time_limit
+        self.max_configs = max_configs
+        self.processes = processes
+
+    def check(self, history: list[Op], test_info: dict | None = None) -> dict[str, Any]:
+        return check(history, self.model, self.time_limit, self.max_configs, self.processes)

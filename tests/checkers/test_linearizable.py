@@ -339,3 +339,12 @@ def test_parallel_processes_agree_with_serial() -> None:
     parallel = check(h, make_model("register", 0), processes=2)
     assert serial["valid"] is False and parallel["valid"] is False
     assert serial["counterexample"]["op"]["index"] == parallel["counterexample"]["op"]["index"] == len(h) - 2
+
+
+def test_checker_interface() -> None:
+    from checkers.linearizable import LinearizableChecker
+    h = index_history([Op(INVOKE, 0, "write", 1), Op(OK, 0, "write", 1),
+                       Op(INVOKE, 0, "read", None), Op(OK, 0, "read", 0)])
+    c = LinearizableChecker(make_model("register", 0))
+    assert c.name == "linearizable"
+    assert c.check(h, {})["valid"] is False
