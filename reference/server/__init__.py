@@ -41,3 +41,4 @@ async def serve(config: ServerConfig, ready: "asyncio.Future[int] | None" = None
             conn.close()
         await server.drain()
         server.close()
+        log.info("stopped at zxid 0x%x", server.tree.last_zxid)

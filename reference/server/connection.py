@@ -286,8 +286,10 @@ class Connection(asyncio.Protocol):
                 server.sessions.mark_closing(sid)
             slot = _Slot()
             self.queue.append(slot)
+            arrived = time.monotonic()
 
             def done(t: txnmod.Txn | None, result: Any) -> None:
+                server.record_latency(time.monotonic() - arrived)
                 slot.frame = self._write_reply(xid, op, rec, t, result)
                 self._drain()
                 if op == OpCode.CLOSE_SESSION:

@@ -87,6 +87,17 @@ class Server:
     def wall_ms() -> int:
         return int(time.time() * 1000)
 
+    def record_latency(self, seconds: float) -> None:
+        """Write latency (arrival to reply) in whole ms, for srvr/stat/mntr like ZooKeeper's ServerStats."""
+        ms = int(seconds * 1000)
+        s = self.stats
+        if s["lat_n"] == 0 or ms < s["lat_min"]:
+            s["lat_min"] = ms
+        if ms > s["lat_max"]:
+            s["lat_max"] = ms
+        s["lat_sum"] += ms
+        s["lat_n"] += 1
+
     # ---- the write path ----
 
     def submit(self, op: int, req: Any, session: int, auth: tuple, waiter: Waiter | None) -> txnmod.Txn:
