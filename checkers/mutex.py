@@ -8,6 +8,9 @@ Op shapes (lock, the defaults):
     ``Lock.release()``, and also when it learns its session was lost (the lock znode may be gone); its
     completion does not matter.
   - ``key``: the lock's name/path (None for a single lock); locks with different keys are independent.
+  - A release recorded on another process's behalf (say, a session-lost event recorded under a process
+    of its own, so as not to overlap an op the holder has open) names the holder: ``"holder": <process>``
+    in ``extra``.
 Leader election uses the same shapes with ``f="elect"`` (ok = this process became leader, e.g. kazoo
 ``Election.run`` called its function) and ``f="resign"`` (invoke = it stops acting as leader):
 ``MutexChecker(acquire_f="elect", release_f="resign", name="leader")``.
@@ -65,7 +68,7 @@ class MutexChecker:
                 open_holds[(k, op.process)] = hold
                 holds[k].append(hold)
             elif op.f == self.release_f and op.type == INVOKE:
-                hold = open_holds.pop((k, op.process), None)
+                hold = open_holds.pop((k, op.extra.get("holder", op.process)), None)
                 if hold is not None:
                     hold.released, hold.released_time = op.index, op.time
 

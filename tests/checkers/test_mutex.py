@@ -57,6 +57,15 @@ def test_release_invoke_ends_the_hold_even_if_it_times_out() -> None:
     assert r["valid"] is True
 
 
+def test_release_on_behalf_of_the_holder() -> None:
+    hist = h(("invoke", 0, "acquire"), ("ok", 0, "acquire"),
+             ("invoke", "events-0", "release"), ("ok", "events-0", "release"),
+             ("invoke", 1, "acquire"), ("ok", 1, "acquire"))
+    assert MutexChecker().check(hist)["valid"] is False  # events-0 held nothing: 0 still holds
+    hist[2].extra["holder"] = 0
+    assert MutexChecker().check(hist)["valid"] is True
+
+
 def test_leader_election_shape() -> None:
     leader = MutexChecker(acquire_f="elect", release_f="resign", name="leader")
     ok = h(("invoke", 0, "elect"), ("invoke", 1, "elect"), ("ok", 0, "elect"),
