@@ -20,7 +20,7 @@ The watched znode must not be deleted during the test (its version would restart
     process is the watcher.
   - Order: the order in which the client received replies and events. If every one of a watcher's ok
     reads and events carries an integer ``"seq"``, that order is used (an event before a read of equal
-    seq); otherwise their positions in the history. kazoo runs watch callbacks on its callback thread,
+    seq); otherwise the positions of the reads' completions and the events in the history. kazoo runs watch callbacks on its callback thread,
     possibly after the reader thread handed the next reply over: measured against ZooKeeper 3.8, 24 of
     300 polled reads of new data were recorded before their watch callback. The recipe that fixes it
     (0 of 300): wrap ``client.handler.dispatch_callback`` -- called on the reader thread, in wire order
@@ -92,6 +92,8 @@ class WatchChecker:
         for (watcher, key), ops in sorted(observed.items(), key=lambda kv: kv[1][0].index):
             if all(isinstance(o.extra.get("seq"), int) for o in ops):
                 ops = sorted(ops, key=lambda o: (o.extra["seq"], o.f != "watch-event", o.index))
+            else:  # a reply is received when its op completes, not when it was invoked
+                ops = sorted(ops, key=lambda o: o.index)
             found = self._judge(watcher, key, ops, finals[key])
             anomalies += found
             verdicts.append(False if found else (UNKNOWN if finals[key] is None else True))

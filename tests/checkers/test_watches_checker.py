@@ -85,6 +85,15 @@ def test_info_write_without_final_read_is_unknown() -> None:
     assert WatchChecker().check(h(write(1)))["valid"] == UNKNOWN
 
 
+def test_without_seq_a_read_is_ordered_by_its_completion() -> None:
+    # The watcher invokes its read, the notification arrives, then the read's reply with the new data.
+    r0, w1, e, r1 = read(0), write(1), event(), read(1)
+    r = WatchChecker().check(h(r0, w1, [r1[0]], e, [r1[1]]))
+    assert r["valid"] is True
+    r = WatchChecker().check(h(r0, w1, r1, e))
+    assert r["anomaly_kinds"] == {"data-before-notification": 1}
+
+
 def test_seq_gives_the_receive_order() -> None:
     # The event was recorded after the read's reply, but seq says the client received it first.
     hist = h(read(0, seq=1), write(1), read(1, seq=3), event(seq=2))
