@@ -147,3 +147,24 @@ def test_bad_arguments_exit_254(tmp_path):
         code, out, err = finish(harness_run(tmp_path, *args))
         assert code == 254, (args, code, err)
         assert message in err and "Traceback" not in err
+
+
+def test_op_timeouts_become_info_and_new_processes(tmp_path):
+    # A 3 ms op timeout abandons many ops mid-flight: each must be recorded as info, its process retired.
+    proc = harness_run(tmp_path, "--workload", "register", "--node-count", "1", "--concurrency", "3",
+                       "--op-timeout", "0.003", "--time-limit", "4")
+    code, out, err = finish(proc)
+    results = results_of(tmp_path)
+    assert code in (0, 2) and results["valid"] in (True, "unknown"), out + err[-2000:]
+    ops = [json.loads(line) for line in
+           (tmp_path / "store" / "latest" / "history.jsonl").read_text().splitlines()]
+    infos = [o for o in ops if o["type"] == "info"]
+    assert infos and all(o["error"] == "timeout" for o in infos)
+    # after an info, that process never invokes again
+    crashed = {o["process"] for o in infos}
+    for o in infos:
+        later = [p for p in ops if p["index"] > o["index"] and p["process"] == o["process"]]
+        assert later == []
+    assert max(o["process"] for o in ops) >= 3
+    assert len(crashed) == len(infos)
+    assert leftovers(tmp_path) == []
