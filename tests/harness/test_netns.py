@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +15,7 @@ from harness.backends.netns import NetnsBackend, RunState, find_runs
 from netns_helpers import GREETER_PORT, dial, leftovers, require_netns, start_greeter, wait_listening
 
 NODES = ["n1", "n2", "n3"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +38,22 @@ def test_unknown_and_unimplemented_backends_say_what_to_use():
         make_backend("docker")
     with pytest.raises(BackendUnavailable, match="unknown backend"):
         make_backend("vmware")
+
+
+def test_netns_without_root_says_to_use_docker_or_ssh():
+    probe = ("from harness.backends.base import make_backend, BackendUnavailable\n"
+             "try:\n    make_backend('netns')\nexcept BackendUnavailable as e:\n    print(e)\n")
+    if os.geteuid() != 0:
+        with pytest.raises(BackendUnavailable, match="--backend docker or --backend ssh"):
+            make_backend("netns")
+        return
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) not installed: cannot drop root for this check")
+    result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "HOME": "/tmp"}, timeout=60)
+    assert "must run as root" in result.stdout and "--backend docker or --backend ssh" in result.stdout, \
+        result.stderr
 
 
 @pytest.mark.cluster
