@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -60,6 +61,10 @@ def netns_problem() -> str | None:
     if os.geteuid() != 0:
         return ("the netns backend must run as root (it creates network namespaces, veth pairs and iptables "
                 "rules); run as root, or use --backend docker or --backend ssh instead")
+    missing = [tool for tool in ("ip", "iptables") if not shutil.which(tool)]
+    if missing:
+        return (f"the netns backend needs {' and '.join(missing)} (packages iproute2, iptables); install them, "
+                "or use --backend docker or --backend ssh instead")
     return None
 
 
