@@ -40,7 +40,8 @@ class ElectionClient(KazooClientBase):
         if state == KazooState.LOST and self.leading:
             self.leading = False
             if self.test is not None and self.test.record_event is not None:
-                self.test.record_event(self.process, "resign", None, cause="session-lost")
+                self.test.record_event(f"events-{self.process}", "resign", None, holder=self.process,
+                                      cause="session-lost")
 
     def _lead(self) -> None:
         self.elected.set()

@@ -43,7 +43,8 @@ class LockClient(KazooClientBase):
         if state == KazooState.LOST and self.holding:
             self.holding = False
             if self.test is not None and self.test.record_event is not None:
-                self.test.record_event(self.process, self.release_f, None, cause="session-lost")
+                self.test.record_event(f"events-{self.process}", self.release_f, None, holder=self.process,
+                                      cause="session-lost")
 
     def do(self, op: Op) -> Op:
         if op.f == self.acquire_f:

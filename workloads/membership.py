@@ -3,14 +3,16 @@
 Ops (checkers/membership.py's shapes; the member id is the process number, so join/leave need no value):
   - ``join``: ``Party.join()`` (an ephemeral znode); ``leave``: ``Party.leave()``;
   - ``view``: ``sync`` then the party's member list; the final one (``"final": true``) after faults stop;
-  - ``end-session``: recorded when a worker closes the session of a crashed process (after an ``info``):
-    its ephemeral znodes are gone once the close returns.
+  - ``end-session`` (value = the member id): recorded, under a process ``events-<process>`` of its own, when
+    a worker closes its session (after an ``info``, or at the end) -- its ephemeral znodes are gone once the
+    close returns -- and when kazoo reports the session LOST (expired: the server deleted them).
 """
 from __future__ import annotations
 
 import random
 from typing import Any
 
+from kazoo.protocol.states import KazooState
 from kazoo.recipe.party import Party
 
 from checkers.history import Op
@@ -35,6 +37,19 @@ class MembershipClient(KazooClientBase):
     def opened(self) -> None:
         self.party: Party | None = None
         self.may_be_member = False
+        self.ended = False
+        self.zk.add_listener(self._state_changed)
+
+    def _state_changed(self, state: str) -> None:
+        # LOST: the session expired, so the server has deleted its ephemeral member znode.
+        if state == KazooState.LOST:
+            self._end_session("session-lost")
+
+    def _end_session(self, cause: str) -> None:
+        if self.may_be_member and not self.ended and self.test is not None and self.test.record_event is not None:
+            self.ended = True
+            # A process of its own: the member's own op may be open right now.
+            self.test.record_event(f"events-{self.process}", "end-session", self.process, cause=cause)
 
     def _party(self) -> Party:
         if self.party is None:
@@ -43,7 +58,7 @@ class MembershipClient(KazooClientBase):
 
     def do(self, op: Op) -> Op:
         if op.f == "join":
-            self.may_be_member = True
+            self.may_be_member, self.ended = True, False
             self._party().join()
             return self.ok(op)
         if op.f == "leave":
@@ -56,8 +71,7 @@ class MembershipClient(KazooClientBase):
 
     def close(self, test: Any) -> None:
         super().close(test)  # closeSession: the server deletes this session's ephemerals
-        if self.may_be_member and test is not None and test.record_event is not None:
-            test.record_event(self.process, "end-session", self.process)
+        self._end_session("closed")
 
 
 class Churn:

@@ -30,7 +30,7 @@ from kazoo.exceptions import NoNodeError as NoNode
 
 from checkers.history import Op
 from harness.client import KazooClientBase, decode_int, encode
-from harness.generators import Independent, Invocation, Mix
+from harness.generators import Independent, Invocation
 from workloads import Workload
 
 BASE = "/jepsen/register"

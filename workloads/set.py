@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import random
 from typing import Any
 
 from checkers.history import OK, Op
