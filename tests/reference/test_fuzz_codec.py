@@ -262,3 +262,21 @@ def test_fast_get_data_response_agrees_with_general_decoder(data, xid):
     assert fast is None or fast == general
     if payload == valid and rec.data is not None:
         assert fast == general
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), requests, ordinary_xids)
+def test_decoding_allocates_in_proportion_to_input(data, op_rec, xid):
+    """Whatever a payload declares, decoding it never allocates much more than the payload itself."""
+    op, rec = op_rec
+    payload = data.draw(mutated(M.encode_request(xid, op, rec)[4:]))
+    tracemalloc.start()
+    try:
+        try:
+            M.decode_request(payload)
+        except DecodeError:
+            pass
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 + 100 * len(payload), f"{peak} bytes allocated decoding {len(payload)} bytes"
