@@ -41,7 +41,7 @@ from checkers.history import INFO, Op, Pair, pairs as make_pairs
 from checkers.models import outcome
 
 INF = float("inf")
-DEFAULT_MAX_CONFIGS = 2_000_000  # live memoised configurations per key (~150 bytes each)
+DEFAULT_MAX_CONFIGS = 2_000_000  # live memoised configurations per key (~150 bytes each; long segments count more)
 PARALLEL_MIN_OPS = 5_000
 ROUND_START_CONFIGS = 50_000  # first per-key cap when several keys compete (see _run_rounds)
 ROUND_GROWTH = 8  # below this, starting processes costs more than it saves
@@ -240,6 +240,8 @@ class _KeySearch:
         pending_out_base = pending
         for o in carried:
             pending_out_base &= ~info_bit[id(o)]
+        # Memory per memoised configuration grows with the segment's bitset; count it in ~100-byte units.
+        unit = 1 + len(entries) // 512
         visited_set: set[tuple[int, Any]] = set()
         visited_dom: dict[tuple[int, Any], list[int]] = {}
         live = 0
@@ -310,8 +312,8 @@ class _KeySearch:
                             if key in visited_set:
                                 continue
                             visited_set.add(key)
-                        live += 1
-                        budget.add()
+                        live += unit
+                        budget.add(unit)
                         child = (e, ns, nb)
                         break
                     if fr[4] < len(fr[3]):

@@ -271,7 +271,8 @@ class KVModel(_Base):
 
     def hopeless(self, state: State, blocking: MOp, candidates: list[MOp], crashed: list[MOp]) -> bool:
         # Without a put available, the string only grows: a get must find the present state as its prefix.
-        if blocking[0] != "get" or blocking[1].startswith(state):
+        if blocking[0] != "get" or not isinstance(state, str) or not isinstance(blocking[1], str) \
+                or blocking[1].startswith(state):
             return False
         return not any(m[0] == "put" for m in candidates) and not any(m[0] == "put" for m in crashed)
 
@@ -468,6 +469,13 @@ class MutexModel(_Base):
         if mop[0] == "acquire":
             return (True,) if not state else ()
         return (False,) if state else ()
+
+    def hopeless(self, state: State, blocking: MOp, candidates: list[MOp], crashed: list[MOp]) -> bool:
+        # The blocking op needs the other kind of op first; none is available.
+        if (blocking[0] == "acquire") != bool(state):
+            return False
+        other = "release" if blocking[0] == "acquire" else "acquire"
+        return not any(m[0] == other for m in candidates) and not any(m[0] == other for m in crashed)
 
     def describe(self, mop: MOp) -> str:
         return mop[0]

@@ -123,3 +123,15 @@ def test_states_are_hashable() -> None:
     for name in MODELS:
         m = make_model(name)
         hash(m.initial(None))
+
+
+def test_lookahead_prunes_only_what_cannot_work() -> None:
+    m = make_model("mutex")
+    assert m.hopeless(True, ("acquire",), [], []) is True
+    assert m.hopeless(True, ("acquire",), [], [("release",)]) is False
+    assert m.hopeless(False, ("acquire",), [], []) is False
+    r = make_model("cas-register", 0)
+    assert r.hopeless(1, ("r", 2), [("w", 3)], []) is True
+    assert r.hopeless(1, ("r", 2), [("cas", 1, 2)], []) is False
+    assert r.hopeless(1, ("cas", 2, 0), [], [("w", 2)]) is False
+    assert r.hopeless(1, ("w", 2), [], []) is False
