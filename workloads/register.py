@@ -66,10 +66,8 @@ class RegisterClient(KazooClientBase):
                 stat = self.zk.set(path, encode(op.value))
             except NoNode:
                 try:
-                    self.zk.create(path, encode(op.value))
-                    stat = self.zk.exists(path)  # version 0 unless another write already followed
-                    return self.ok(op, op.value, session=self.session_id,
-                                   **({"mzxid": stat.czxid} if stat is not None else {}))
+                    _, stat = self.zk.create(path, encode(op.value), include_data=True)
+                    return self.ok(op, op.value, **self._stat(stat))
                 except NodeExists:
                     stat = self.zk.set(path, encode(op.value))
             return self.ok(op, op.value, **self._stat(stat))
