@@ -35,7 +35,6 @@ class IptablesNet:
     def __init__(self, remotes: Mapping[str, Remote], address: Callable[[str], str]) -> None:
         self._remotes = dict(remotes)
         self._address = address
-        self._chained: set[str] = set()  # nodes where our chain and its jump exist
         self._lock = threading.Lock()
 
     def _remote(self, node: str) -> Remote:
@@ -45,15 +44,14 @@ class IptablesNet:
             raise ValueError(f"unknown node {node!r}; nodes are {sorted(self._remotes)}") from None
 
     def _ensure_chain(self, node: str) -> None:
-        if node in self._chained:
-            return
+        # Checked every time rather than remembered: another Net (a nemesis after a restart, `heal` from a
+        # fresh object) may have removed the chain since.
         remote = self._remote(node)
         # -w: iptables takes a lock file shared by all namespaces on the machine; wait for it, don't fail.
         if not remote.run(["iptables", "-w", "-n", "-L", CHAIN], check=False).ok:
             remote.run(["iptables", "-w", "-N", CHAIN])
         if not remote.run(["iptables", "-w", "-C", "INPUT", "-j", CHAIN], check=False).ok:
             remote.run(["iptables", "-w", "-I", "INPUT", "1", "-j", CHAIN])
-        self._chained.add(node)
 
     def drop(self, src: str, dst: str) -> None:
         self._add(src, dst, [])
@@ -81,7 +79,6 @@ class IptablesNet:
                     remove_chain(remote)
                 except Exception as exc:  # keep healing the other nodes
                     errors.append(f"{node}: {exc}")
-            self._chained.clear()
             if errors:
                 raise RuntimeError("heal failed on " + "; ".join(errors))
 

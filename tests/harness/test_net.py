@@ -110,3 +110,12 @@ def test_bad_arguments_are_refused(net):
         net.drop("n1", "n9")
     with pytest.raises(ValueError):
         net.drop("n1", "n1")
+
+
+def test_drop_still_works_after_another_net_healed(backend, net):
+    from harness.net import IptablesNet
+
+    net.drop("n1", "n2")
+    IptablesNet({n: backend.remote(n) for n in NODES}, backend.address).heal()
+    net.drop("n1", "n2")
+    assert dial(backend.remote("n2"), "n1", 2) == "unreachable"
