@@ -32,6 +32,7 @@ from reference.server.core import Server
 log = logging.getLogger("reference.server")
 
 _ZERO_PASSWD = bytes(16)
+MAX_QUEUED = 1000   # per-connection requests waiting for the disk before we stop reading (cf. globalOutstandingLimit)
 _encode_reply = messages.encode_reply
 
 WRITE_OPS = frozenset((OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_CONTAINER, OpCode.CREATE_TTL, OpCode.DELETE,
@@ -99,6 +100,8 @@ class Connection(asyncio.Protocol):
         self.flush_scheduled = False
         self.closing = False
         self.first = True
+        self.head = bytearray()
+        self.write_paused = False
         self.auth: tuple = ()
         self.peer = ("?", 0)
         self.received = 0
@@ -131,8 +134,13 @@ class Connection(asyncio.Protocol):
         if self.closing:
             return
         if self.first:
+            # A four-letter word may arrive split; decide once 4 bytes are in.
+            self.head += data
+            if len(self.head) < 4:
+                return
             self.first = False
-            if len(data) >= 4 and is_four_letter_word(data[:4]):
+            data, self.head = bytes(self.head), bytearray()
+            if is_four_letter_word(data[:4]):
                 self._four_letter(data[:4])
                 return
         try:
@@ -152,6 +160,18 @@ class Connection(asyncio.Protocol):
                 self.early.append(payload)
             else:
                 self._connect(payload)
+
+    # ---- flow control: a client that does not read, or floods us, stops being read ----
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.transport is not None and len(self.queue) < MAX_QUEUED // 2:
+            self.transport.resume_reading()
 
     # ---- output ----
 
@@ -296,6 +316,8 @@ class Connection(asyncio.Protocol):
                     self.close()
 
             server.submit(op, _to_internal(op, rec), sid, self.auth, done)
+            if len(self.queue) >= MAX_QUEUED and self.transport is not None:
+                self.transport.pause_reading()
             return
         if op == OpCode.SYNC:
             slot = _Slot()
@@ -330,6 +352,8 @@ class Connection(asyncio.Protocol):
                 self.send(self._read(*slot.read))
             else:
                 break
+        if len(q) < MAX_QUEUED // 2 and not self.write_paused and self.transport is not None and not self.closing:
+            self.transport.resume_reading()
 
     def _write_reply(self, xid: int, op: int, rec: Any, t: txnmod.Txn | None, result: Any) -> bytes:
         assert t is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 import struct
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,24 @@ def test_four_letter_words(server):
     assert four_letter_word(server.port, "isro") == "rw"
     assert "Total watches:" in four_letter_word(server.port, "wchs")
     assert "tickTime=2000" in four_letter_word(server.port, "conf")
+
+
+def test_four_letter_word_split_across_packets(server):
+    with socket.create_connection((server.host, server.port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(b"ru")
+        time.sleep(0.1)   # let the halves arrive as separate reads; correctness does not depend on it
+        s.sendall(b"ok")
+        assert s.recv(100) == b"imok"
+
+
+def test_a_flooding_client_is_throttled_not_dropped(server):
+    c = Client(server)
+    c.connect()
+    c.call(1, OpCode.CREATE, CreateRequest("/flood", b"", OPEN, 0))
+    n = 5000
+    c.sock.sendall(b"".join(messages.encode_request(i, OpCode.SET_DATA, SetDataRequest("/flood", b"x", -1))
+                            for i in range(2, n + 2)))
+    xids = [messages.decode_reply(c.frame(), OpCode.SET_DATA)[0].xid for _ in range(n)]
+    assert xids == list(range(2, n + 2))
+    c.close()
