@@ -104,6 +104,8 @@ def _load_target(target: str, spec: str) -> Any:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise DBNotFound(f"DB {spec!r}: cannot import module {module_name!r} ({exc}); is it on PYTHONPATH?") from exc
+    except Exception as exc:  # a plugin with a bug: say where, without a traceback
+        raise DBNotFound(f"DB {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
     obj: Any = module
     for part in attr.split("."):
         try:
