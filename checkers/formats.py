@@ -21,7 +21,7 @@ from typing import Any, Callable
 import edn_format
 from edn_format import ImmutableDict, ImmutableList, Keyword, Symbol
 
-from checkers.history import FAIL, INFO, INVOKE, OK, TYPES, HistoryError, Op, read_jsonl
+from checkers.history import FAIL, INFO, INVOKE, TYPES, HistoryError, Op, read_jsonl
 
 FORMATS = ("jsonl", "edn", "porcupine-etcd", "porcupine-kv")
 

@@ -149,18 +149,16 @@ class _KeySearch:
         # Cut before an op invoked after every earlier completed op returned; a segment needs a completed op.
         self.segments: list[list[KeyOp]] = []
         max_ret = -INF
+        has_done = False
         for o in self.ops:
-            if not self.segments or (o.call > max_ret and any(not x.info for x in self.segments[-1])):
+            if not self.segments or (o.call > max_ret and has_done):
                 self.segments.append([])
+                has_done = False
             self.segments[-1].append(o)
             if not o.info:
+                has_done = True
                 max_ret = max(max_ret, o.ret)
-        # Crashed ops invoked before each segment (they may be carried into it).
-        self.carried: list[list[KeyOp]] = []
-        acc: list[KeyOp] = []
-        for seg in self.segments:
-            self.carried.append(list(acc))
-            acc.extend(o for o in seg if o.info)
+        self.infos = infos  # in invocation order: bit i of a pending mask is self.infos[i]
         self.base_depth: list[int] = []
         d = 0
         for seg in self.segments:
@@ -198,7 +196,12 @@ class _KeySearch:
         """Yield every undominated configuration in which segment k can end, starting from (state0, pending)."""
         seg = self.segments[k]
         info_bit = self.info_bit
-        carried = [o for o in self.carried[k] if pending & info_bit[id(o)]]
+        carried = []  # crashed ops invoked in earlier segments and not linearized yet
+        p = pending
+        while p:
+            low = p & -p
+            carried.append(self.infos[low.bit_length() - 1])
+            p ^= low
         head = _Entry(True)
         events: list[tuple[float, int, _Entry]] = []
         entries: list[_Entry] = []
