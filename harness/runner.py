@@ -95,6 +95,7 @@ class Runner:
         self.error: str | None = None
         self.threads: tuple[Any, ...] = tuple(range(test.concurrency)) + (NEMESIS,)
         self.op_timeout = float(test.options.get("op_timeout") or 10.0)
+        self.left_running: dict[str, Any] | None = None
         test.record_event = self.recorder.record_event
 
     # -- the generator, shared by every worker -------------------------------------------------
@@ -268,7 +269,7 @@ class Runner:
             steps += [("db teardown", lambda: self._each_node("db teardown", lambda n: test.db.teardown(test, n))),
                       ("backend destroy", test.backend.destroy)]
         else:
-            log.info("leaving the DB running (--leave-db-running)")
+            steps.append(("detach", self._detach))
         for name, step in steps:
             try:
                 log.info("%s", name)
@@ -276,6 +277,15 @@ class Runner:
             except Exception as exc:
                 log.error("%s failed: %s", name, traceback.format_exc())
                 self.error = self.error or f"{name} failed: {exc}"
+
+    def _detach(self) -> None:
+        """--leave-db-running: hand the nodes over to `harness cluster down` once this process exits."""
+        test = self.test
+        self.left_running = {"connect": test.connect_string(), "run_id": getattr(test.backend, "run_id", None)}
+        detach = getattr(test.backend, "detach", None)
+        if detach is not None:
+            detach(db=test.db.name, connect=self.left_running["connect"])
+        log.info("leaving the DB running at %s (run %s)", self.left_running["connect"], self.left_running["run_id"])
 
     def _collect_logs(self) -> None:
         test = self.test
@@ -350,6 +360,8 @@ class Runner:
         results["run"] = {"interrupted": interrupted, "error": self.error, "ops": len(history),
                           "ok": self.recorder.counts[OK], "fail": self.recorder.counts[FAIL],
                           "info": self.recorder.counts[INFO], "seconds": round(time.monotonic() - started, 3)}
+        if self.left_running:
+            results["run"]["left_running"] = self.left_running
         if (interrupted or self.error) and results["valid"] is True:
             results["valid"] = UNKNOWN  # a run cut short proves no anomaly but is not a pass either
         results = {"valid": results.pop("valid"), **results}

@@ -163,6 +163,9 @@ def summary(test: Any, outcome: Any) -> str:
         lines.append("  interrupted: the history is partial")
     if outcome.error:
         lines.append(f"  run error: {outcome.error.strip().splitlines()[-1]}")
+    left = run.get("left_running")
+    if left:
+        lines.append(f"  left running: {left['connect']}  (remove with `harness cluster down {left['run_id'] or ''}`)")
     lines.append(f"  results: {outcome.path / 'results.json'}")
     lines.append(f"  valid: {_verdict_word(r.get('valid'))}")
     return "\n".join(lines)

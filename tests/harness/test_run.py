@@ -168,3 +168,26 @@ def test_op_timeouts_become_info_and_new_processes(tmp_path):
     assert max(o["process"] for o in ops) >= 3
     assert len(crashed) == len(infos)
     assert leftovers(tmp_path) == []
+
+
+def test_leave_db_running_then_cluster_down(tmp_path):
+    from kazoo.client import KazooClient
+    code, out, err = finish(harness_run(tmp_path, "--workload", "set", "--node-count", "1", "--time-limit", "2",
+                                        "--leave-db-running"))
+    assert code == 0, out + err[-2000:]
+    left = results_of(tmp_path)["run"]["left_running"]
+    assert left["run_id"] and f"harness cluster down {left['run_id']}" in out
+    try:
+        zk = KazooClient(hosts=left["connect"])
+        zk.start(timeout=20)
+        try:
+            assert zk.get_children("/jepsen/set")  # the run's data is still served
+        finally:
+            zk.stop()
+            zk.close()
+    finally:
+        env = dict(os.environ, ZKJEPSEN_STATE_DIR=str(tmp_path / "state"))
+        down = subprocess.run([sys.executable, "-m", "harness", "cluster", "down", left["run_id"]], cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert leftovers(tmp_path) == []
