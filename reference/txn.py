@@ -212,8 +212,8 @@ def _prep_delete(ov: Overlay, req: tuple, auth: tuple[AuthId, ...], container_on
     _check_version(node.version, version, path)
     if node.num_children > 0:
         raise KeeperError(Err.NOT_EMPTY, path)
-    if container_only and node.owner != CONTAINER_OWNER:
-        raise KeeperError(Err.BAD_ARGUMENTS, path)
+    if container_only and node.owner not in (0, CONTAINER_OWNER):
+        raise KeeperError(Err.BAD_VERSION, path)    # sic: ZooKeeper answers BadVersion for a session's ephemeral
     ov.mutable(parent_path).num_children -= 1
     ov.records[path] = None
     return DELETE, (path,)
@@ -264,6 +264,8 @@ def _prep_one(ov: Overlay, op: int, req: Any, session: int, auth: tuple[AuthId, 
         return _prep_check(ov, req, auth)
     if op == OpCode.DELETE_CONTAINER:
         return _prep_delete(ov, (req[0], -1), auth, container_only=True)
+    if op == OpCode.RECONFIG:
+        raise KeeperError(Err.RECONFIG_DISABLED)    # reconfigEnabled=false, ZooKeeper's default
     raise KeeperError(Err.UNIMPLEMENTED)
 
 

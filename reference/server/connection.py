@@ -36,7 +36,8 @@ MAX_QUEUED = 1000   # per-connection requests waiting for the disk before we sto
 _encode_reply = messages.encode_reply
 
 WRITE_OPS = frozenset((OpCode.CREATE, OpCode.CREATE2, OpCode.CREATE_CONTAINER, OpCode.CREATE_TTL, OpCode.DELETE,
-                       OpCode.SET_DATA, OpCode.SET_ACL, OpCode.MULTI, OpCode.CHECK, OpCode.CLOSE_SESSION))
+                       OpCode.SET_DATA, OpCode.SET_ACL, OpCode.MULTI, OpCode.CHECK, OpCode.CLOSE_SESSION,
+                       OpCode.RECONFIG))
 
 
 def _acl_in(acl: list[ACL] | None) -> list[tuple[int, str, str]]:
@@ -445,8 +446,6 @@ class Connection(asyncio.Protocol):
                 return _encode_reply(ReplyHeader(xid, zxid, 0), WhoAmIResponse(info))
             if op == OpCode.MULTI_READ:
                 return _encode_reply(ReplyHeader(xid, zxid, 0), MultiResponse(self._multi_read(rec)))
-            if op == OpCode.RECONFIG:
-                raise KeeperError(Err.RECONFIG_DISABLED)
             raise KeeperError(Err.UNIMPLEMENTED)
         except KeeperError as e:
             return _encode_reply(ReplyHeader(xid, zxid, e.err))
