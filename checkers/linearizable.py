@@ -41,7 +41,7 @@ from checkers.history import INFO, Op, Pair, pairs as make_pairs
 from checkers.models import outcome
 
 INF = float("inf")
-DEFAULT_MAX_CONFIGS = 2_000_000  # live memoised configurations per key (~150 bytes each; long segments count more)
+DEFAULT_MAX_CONFIGS = 2_000_000  # live memoised configurations per key (~150-200 bytes each)
 PARALLEL_MIN_OPS = 5_000
 ROUND_START_CONFIGS = 50_000  # first per-key cap when several keys compete (see _run_rounds)
 ROUND_GROWTH = 8  # below this, starting processes costs more than it saves
@@ -66,14 +66,13 @@ class KeyOp:
 
 
 class _Entry:
-    __slots__ = ("call", "id", "bit", "op", "info", "read_only", "match", "prev", "next")
+    __slots__ = ("call", "bit", "op", "info", "read_only", "match", "prev", "next")
 
     def __init__(self, call: bool, op: KeyOp | None = None) -> None:
         self.call = call
         self.op = op
         self.info = op.info if op is not None else False
         self.read_only = op.read_only if op is not None else False
-        self.id = -1
         self.bit = 0
         self.match: _Entry | None = None
         self.prev: _Entry | None = None
@@ -207,18 +206,23 @@ class _KeySearch:
         entries: list[_Entry] = []
         tail_returns: list[_Entry] = []
         carried_ids = {id(o) for o in carried}
-        for o in carried + seg:
+        n_done = n_crashed = 0
+        for o in carried + seg:  # in call order
             c = _Entry(True, o)
             r = _Entry(False, o)
             c.match = r
-            c.id = len(entries)
-            c.bit = 1 << c.id
-            entries.append(c)
-            events.append((-INF if id(o) in carried_ids else o.call, 0, c))
+            # Completed ops and crashed ops are numbered apart: completed ones get linearized roughly in call
+            # order, so the set of them done is a prefix plus a short window, which keeps memo keys small.
             if o.info:
+                c.bit = 1 << n_crashed
+                n_crashed += 1
                 tail_returns.append(r)
             else:
+                c.bit = 1 << n_done
+                n_done += 1
                 events.append((o.ret, 1, r))
+            entries.append(c)
+            events.append((-INF if id(o) in carried_ids else o.call, 0, c))
         events.sort(key=lambda t: (t[0], t[1]))
         prev = head
         for _, _, e in events:
@@ -229,10 +233,7 @@ class _KeySearch:
             prev.next = r
             r.prev = prev
             prev = r
-        n_done = sum(1 for o in seg if not o.info)
-        info_mask = sum(e.bit for e in entries if e.info)
-        done_mask = ~info_mask
-        has_infos = info_mask != 0
+        has_infos = n_crashed != 0
         step = self.model.step
         hopeless = getattr(self.model, "hopeless", None)
         budget = self.budget
@@ -243,16 +244,14 @@ class _KeySearch:
         pending_out_base = pending
         for o in carried:
             pending_out_base &= ~info_bit[id(o)]
-        # Memory per memoised configuration grows with the segment's bitset; count it in ~100-byte units.
-        unit = 1 + len(entries) // 512
-        visited_set: set[tuple[int, Any]] = set()
-        visited_dom: dict[tuple[int, Any], list[int]] = {}
+        visited_set: set[tuple[int, int, Any]] = set()
+        visited_dom: dict[tuple[int, int, Any], list[int]] = {}
         live = 0
 
-        def end_config(bits: int, state: Any) -> tuple[Any, int]:
+        def end_config(crashed_bits: int, state: Any) -> tuple[Any, int]:
             out = pending_out_base
             for lb, gb in seg_infos_global:
-                if not bits & lb:
+                if not crashed_bits & lb:
                     out |= gb
             return state, out
 
@@ -287,77 +286,88 @@ class _KeySearch:
                 live += 1
                 yield end_config(0, state0)
                 return
+            cur_done = 0  # bits of the completed ops linearized on the current path
+            cur_crashed = 0  # bits of the crashed ops linearized on the current path
             cands, blocking = candidates(state0)
-            # frame: [state, bits, ndone, cands, ci, nexts, ni, lifted entry, blocking entry]
-            frames: list[list[Any]] = [[state0, 0, 0, cands, 0, (), 0, None, blocking]]
+            # frame: [state, ndone, cands, ci, nexts, ni, lifted entry, blocking entry]
+            frames: list[list[Any]] = [[state0, 0, cands, 0, (), 0, None, blocking]]
             while frames:
                 fr = frames[-1]
                 child = None
                 while True:
-                    nexts = fr[5]
-                    if fr[6] < len(nexts):
-                        ns = nexts[fr[6]]
-                        fr[6] += 1
-                        e = fr[3][fr[4] - 1]
-                        nb = fr[1] | e.bit
+                    nexts = fr[4]
+                    if fr[5] < len(nexts):
+                        ns = nexts[fr[5]]
+                        fr[5] += 1
+                        e = fr[2][fr[3] - 1]
+                        if e.info:
+                            nd, nc = cur_done, cur_crashed | e.bit
+                        else:
+                            nd, nc = cur_done | e.bit, cur_crashed
+                        low = (nd + 1) & ~nd  # the first completed op not linearized: all below it are
+                        shift = low.bit_length() - 1
+                        key = (shift, nd >> shift, ns)
                         if has_infos:
-                            key = (nb & done_mask, ns)
                             lst = visited_dom.get(key)
-                            ib = nb & info_mask
                             if lst is None:
-                                visited_dom[key] = [ib]
-                            elif any(x & ~ib == 0 for x in lst):
+                                visited_dom[key] = [nc]
+                            elif any(x & ~nc == 0 for x in lst):
                                 continue
                             else:
-                                lst.append(ib)
+                                lst.append(nc)
                         else:
-                            key = (nb, ns)
                             if key in visited_set:
                                 continue
                             visited_set.add(key)
-                        live += unit
-                        budget.add(unit)
-                        child = (e, ns, nb)
+                        live += 1
+                        budget.add()
+                        child = (e, ns, nd, nc)
                         break
-                    if fr[4] < len(fr[3]):
-                        e = fr[3][fr[4]]
-                        fr[4] += 1
-                        fr[5] = step(fr[0], e.op.mop)
-                        fr[6] = 0
+                    if fr[3] < len(fr[2]):
+                        e = fr[2][fr[3]]
+                        fr[3] += 1
+                        fr[4] = step(fr[0], e.op.mop)
+                        fr[5] = 0
                         continue
                     break
                 if child is None:
-                    depth = base + fr[2]
-                    if depth >= best.depth and fr[8] is not None:
+                    depth = base + fr[1]
+                    if depth >= best.depth and fr[7] is not None:
                         self._dead_end(depth, fr)
                     frames.pop()
-                    if fr[7] is not None:
-                        _unlift(fr[7])
+                    e = fr[6]
+                    if e is not None:
+                        _unlift(e)
                         path.pop()
+                        if e.info:
+                            cur_crashed ^= e.bit
+                        else:
+                            cur_done ^= e.bit
                     continue
-                e, ns, nb = child
+                e, ns, nd, nc = child
                 _lift(e)
                 path.append(e.op.index)
-                nd = fr[2] + (0 if e.info else 1)
-                if nd == n_done:
-                    yield end_config(nb, ns)
+                ndone = fr[1] + (0 if e.info else 1)
+                if ndone == n_done:
+                    yield end_config(nc, ns)
                     _unlift(e)
                     path.pop()
                     continue
+                cur_done, cur_crashed = nd, nc
                 cands, blocking = candidates(ns)
-                frames.append([ns, nb, nd, cands, 0, (), 0, e, blocking])
+                frames.append([ns, ndone, cands, 0, (), 0, e, blocking])
         finally:
             budget.live -= live
 
     def _dead_end(self, depth: int, fr: list[Any]) -> None:
         best = self.best
-        blocking: KeyOp = fr[8].op
+        blocking: KeyOp = fr[7].op
         if depth > best.depth:
             best.depth = depth
             best.path = list(self.path)
             best.states = [fr[0]]
             best.blocking = blocking
-            best.candidates = [e.op.index for e in fr[3]]
+            best.candidates = [e.op.index for e in fr[2]]
         elif blocking is best.blocking and len(best.states) < MAX_REPORTED_STATES and fr[0] not in best.states:
             best.states.append(fr[0])
 
