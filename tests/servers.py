@@ -290,13 +290,14 @@ def zookeeper_server(
                          owns_workdir=owns)
 
 
-def reference_server(port: int | None = None, workdir: Path | None = None) -> ServerProcess:
+def reference_server(port: int | None = None, workdir: Path | None = None,
+                     extra_args: Sequence[str] = ()) -> ServerProcess:
     """An (unstarted) reference server: `python3 -m reference --port P --data-dir D` run from the repo."""
     workdir, owns = _workdir(workdir, "reference")
     port = port or free_port()
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "reference", "--port", str(port), "--data-dir", str(data)]
+    argv = [sys.executable, "-m", "reference", "--port", str(port), "--data-dir", str(data), *extra_args]
     env = {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     return ServerProcess("reference", port, workdir, argv, cwd=REPO, env=env, owns_workdir=owns)
 
