@@ -377,17 +377,18 @@ class _KeySearch:
 def _key_ops(model: Any, group: list[Pair], position: dict[int, int]) -> tuple[list[KeyOp], int]:
     mops: list[Any] = []
     infos: list[bool] = []
+    intervals: list[tuple[float, float]] = []
     for p in group:
         mops.append(model.prepare(p))
-        infos.append(outcome(p) == INFO)
-    mops = model.reduce(mops, infos)
+        info = outcome(p) == INFO
+        infos.append(info)
+        intervals.append((position[id(p.invoke)], INF if info else position[id(p.complete)]))
+    mops = model.reduce(mops, infos, intervals)
     out: list[KeyOp] = []
     read_only = getattr(model, "read_only", None)
-    for p, m, info in zip(group, mops, infos):
+    for p, m, info, (call, ret) in zip(group, mops, infos, intervals):
         if m is None:
             continue
-        call = position[id(p.invoke)]
-        ret = INF if info else position[id(p.complete)]
         out.append(KeyOp(call, ret, m, p.invoke.index, info, bool(read_only and not info and read_only(m))))
     return out, len(group) - len(out)
 

@@ -16,6 +16,7 @@ know (a clear error instead of a wrong verdict).
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any, Hashable, Iterable, Protocol, Sequence
 
@@ -68,8 +69,10 @@ class Model(Protocol):
     def describe(self, mop: MOp) -> str:
         """A short human form of a model op, e.g. ``cas(1->2)``."""
 
-    def reduce(self, mops: list[MOp | None], infos: list[bool]) -> list[MOp | None]:
-        """A smaller equivalent problem (may rewrite or drop ops); identity when there is nothing to gain."""
+    def reduce(self, mops: list[MOp | None], infos: list[bool],
+               intervals: list[tuple[float, float]] | None = None) -> list[MOp | None]:
+        """A smaller equivalent problem (may rewrite or drop ops); identity when there is nothing to gain.
+        ``intervals`` are the ops' (invocation, completion) positions, completion +inf for crashed ops."""
 
     def hopeless(self, state: State, blocking: MOp, candidates: list[MOp], crashed: list[MOp]) -> bool:
         """Optional (a model may lack it): True when ``blocking`` — the op that must be linearized before any op
@@ -100,7 +103,8 @@ class _Base:
     def describe_state(self, state: State) -> Any:
         return state
 
-    def reduce(self, mops: list[MOp | None], infos: list[bool]) -> list[MOp | None]:
+    def reduce(self, mops: list[MOp | None], infos: list[bool],
+               intervals: list[tuple[float, float]] | None = None) -> list[MOp | None]:
         return mops
 
     def read_only(self, mop: MOp) -> bool:
@@ -200,7 +204,8 @@ class RegisterModel(_Base):
             return f"cas {mop[1]!r}->{mop[2]!r}"
         return f"failed cas from {mop[1]!r}"
 
-    def reduce(self, mops: list[MOp | None], infos: list[bool]) -> list[MOp | None]:
+    def reduce(self, mops: list[MOp | None], infos: list[bool],
+               intervals: list[tuple[float, float]] | None = None) -> list[MOp | None]:
         """Crashed ops that leave a value nobody can observe: drop them, or make them all alike.
 
         Only equality with read values and cas expectations is ever tested, so values that are never read nor
@@ -269,15 +274,45 @@ class KVModel(_Base):
     def read_only(self, mop: MOp) -> bool:
         return mop[0] == "get"
 
+    def reduce(self, mops: list[MOp | None], infos: list[bool],
+               intervals: list[tuple[float, float]] | None = None) -> list[MOp | None]:
+        """Mark the gets no put overlaps in time: ("get", v, True).
+
+        While such a get is pending, no put can come before it (earlier puts were linearized before it became
+        possible, later ones cannot precede it), so the string can only grow until it is linearized: the state
+        must be a prefix of what it read, which lets the search drop a wrong order of appends at once.
+        """
+        if intervals is None:
+            return mops
+        puts = sorted(iv for m, iv in zip(mops, intervals) if m is not None and m[0] == "put")
+        put_calls = [c for c, _ in puts]
+        latest_ret: list[float] = []  # latest completion among the puts invoked so far
+        for _, r in puts:
+            latest_ret.append(max(r, latest_ret[-1]) if latest_ret else r)
+        out: list[MOp | None] = []
+        for m, (call, ret) in zip(mops, intervals):
+            if m is not None and m[0] == "get" and isinstance(m[1], str):
+                n = bisect.bisect_left(put_calls, ret)  # puts invoked before the get returned
+                if n == 0 or latest_ret[n - 1] <= call:  # ...none of which was still open when it was invoked
+                    m = ("get", m[1], True)
+            out.append(m)
+        return out
+
     def hopeless(self, state: State, blocking: MOp, candidates: list[MOp], crashed: list[MOp]) -> bool:
-        # Without a put available, the string only grows: a get must find the present state as its prefix.
-        if blocking[0] != "get" or not isinstance(state, str) or not isinstance(blocking[1], str) \
-                or blocking[1].startswith(state):
+        if not isinstance(state, str):
             return False
-        return not any(m[0] == "put" for m in candidates) and not any(m[0] == "put" for m in crashed)
+        # Without a put available, the string only grows: a get must find the present state as its prefix.
+        if blocking[0] == "get" and isinstance(blocking[1], str) and not blocking[1].startswith(state) \
+                and not any(m[0] == "put" for m in candidates) and not any(m[0] == "put" for m in crashed):
+            return True
+        # The same for every pending get that no put overlaps, wherever it will go (see reduce).
+        for m in candidates:
+            if len(m) == 3 and not m[1].startswith(state):
+                return True
+        return False
 
     def describe(self, mop: MOp) -> str:
-        return f"{mop[0]}({mop[1]!r})"
+        return f"{mop[0]} {mop[1]!r}"
 
 
 @dataclass

@@ -348,3 +348,52 @@ def test_checker_interface() -> None:
     c = LinearizableChecker(make_model("register", 0))
     assert c.name == "linearizable"
     assert c.check(h, {})["valid"] is False
+
+
+@st.composite
+def kv_histories(draw: Any) -> list[Op]:
+    """One key of Porcupine's kv store, run for real with random interleavings, sometimes with a lying get."""
+    n = draw(st.integers(1, 6))
+    state = ""
+    history: list[Op] = []
+    open_: dict[int, dict] = {}
+    started = 0
+    pid = 0
+    while started < n or open_:
+        if started < n and (not open_ or draw(st.booleans())):
+            f = draw(st.sampled_from(["get", "get", "append", "append", "put"]))
+            v = None if f == "get" else draw(st.sampled_from(["a", "b", "c"]))
+            history.append(Op(INVOKE, pid, f, v, key="k"))
+            open_[pid] = {"f": f, "v": v, "applied": False, "res": None}
+            pid += 1
+            started += 1
+            continue
+        p = draw(st.sampled_from(sorted(open_)))
+        o = open_[p]
+        if not o["applied"] and draw(st.booleans()):
+            o["applied"] = True
+            if o["f"] == "get":
+                o["res"] = state
+            elif o["f"] == "put":
+                state = o["v"]
+            else:
+                state += o["v"]
+            continue
+        outcome = OK if o["applied"] else draw(st.sampled_from([INFO, FAIL]))
+        if draw(st.integers(0, 5)) == 0:
+            outcome = draw(st.sampled_from([OK, INFO, FAIL]))
+        value = o["v"]
+        if o["f"] == "get" and outcome == OK:
+            value = o["res"] if o["res"] is not None else ""
+            if draw(st.integers(0, 6)) == 0:
+                value = draw(st.sampled_from(["", "a", "ab", "ba", "c"]))
+        history.append(Op(outcome, p, o["f"], value, key="k"))
+        del open_[p]
+    return index_history(history)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kv_histories())
+def test_agrees_with_brute_force_on_kv(history: list[Op]) -> None:
+    model = make_model("kv")
+    assert check(history, model)["valid"] is _oracle_generic(history, model)
