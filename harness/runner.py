@@ -99,14 +99,21 @@ class Runner:
         test.record_event = self.recorder.record_event
 
     # -- the generator, shared by every worker -------------------------------------------------
-    def next_invocation(self, thread: Any) -> Invocation | None:
+    def next_op(self, thread: Any, process: Any, node: str | None) -> Op | None:
+        """The next invocation for ``thread`` as an Op, recorded in the history at once (under the generator's
+        lock, so the history's invocations are in the order the generator made them: with ``--seed``, two
+        runs' histories list the same operations in the same order, whatever the threads' timing)."""
         with self.cond:
             while not self.stopping.is_set():
                 now = self.recorder.now()
                 r = self.test.generator.next(Context(now, thread, self.threads))
-                if r is None or isinstance(r, Invocation):
+                if r is None:
                     self.cond.notify_all()  # a phase may have advanced for the others
-                    return r
+                    return None
+                if isinstance(r, Invocation):
+                    self.cond.notify_all()
+                    return self.recorder.record(Op(INVOKE, process, r.f, r.value, key=r.key, node=node,
+                                                   extra=dict(r.extra)))
                 wait = 0.5 if r.until is None else min(0.5, max(0.0, r.until - now))
                 self.cond.wait(wait)
         return None
@@ -124,25 +131,29 @@ class Runner:
         node = None if mode == "all" else bound[0]
         process: Any = index
         client = None
+        open_error: str | None = None
         executor: concurrent.futures.ThreadPoolExecutor | None = None
         try:
             while not self.stopping.is_set():
-                inv = self.next_invocation(index)
-                if inv is None:
-                    break
-                op = Op(INVOKE, process, inv.f, inv.value, key=inv.key, node=node, extra=dict(inv.extra))
                 if client is None:
+                    # Connect before asking for an op, so the op's invoke is recorded when it is sent.
                     try:
                         client = test.workload.client.open(test, bound)
                         executor = concurrent.futures.ThreadPoolExecutor(1, f"op-{index}")
+                        open_error = None
                     except ClientOpenError as exc:
-                        self.recorder.record(op)
-                        self.recorder.record(dataclasses.replace(op, type=FAIL, error=f"no-client: {exc}",
-                                                                 extra=dict(op.extra)))
-                        self.completed()
-                        self.stopping.wait(1.0)  # the node may be down; don't spin through the schedule
-                        continue
-                self.recorder.record(op)
+                        open_error = str(exc)
+                op = self.next_op(index, process, node)
+                if op is None:
+                    break
+                if client is None:
+                    # Nothing was sent: the op certainly did not happen. The node may be down; pause so as
+                    # not to spin through the schedule (the generator keeps the run's phases moving).
+                    self.recorder.record(dataclasses.replace(op, type=FAIL, error=f"no-client: {open_error}",
+                                                             extra=dict(op.extra)))
+                    self.completed()
+                    self.stopping.wait(1.0)
+                    continue
                 invocation = dataclasses.replace(op, extra=dict(op.extra))
                 future = executor.submit(client.invoke, test, invocation)
                 try:
@@ -182,10 +193,9 @@ class Runner:
         test = self.test
         try:
             while not self.stopping.is_set():
-                inv = self.next_invocation(NEMESIS)
-                if inv is None:
+                op = self.next_op(NEMESIS, NEMESIS, None)
+                if op is None:
                     break
-                op = self.recorder.record(Op(INVOKE, NEMESIS, inv.f, inv.value, extra=dict(inv.extra)))
                 log.info("nemesis: %s %s", op.f, op.value)
                 try:
                     done = test.nemesis.invoke(test, dataclasses.replace(op, extra=dict(op.extra)))

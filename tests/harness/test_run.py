@@ -191,3 +191,23 @@ def test_leave_db_running_then_cluster_down(tmp_path):
                               env=env, capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stdout + down.stderr
     assert leftovers(tmp_path) == []
+
+
+def test_same_seed_same_operations(tmp_path):
+    def invocations(run: Path) -> list[tuple]:
+        ops = [json.loads(line) for line in (run / "store" / "latest" / "history.jsonl").read_text().splitlines()]
+        return [(o["f"], json.dumps(o["value"]), o.get("key")) for o in ops
+                if o["type"] == "invoke" and o["process"] != "nemesis"]
+
+    runs = []
+    for name, seed in (("a", "11"), ("b", "11"), ("c", "12")):
+        (tmp_path / name).mkdir()
+        code, out, err = finish(harness_run(tmp_path / name, "--workload", "register", "--node-count", "1",
+                                            "--concurrency", "3", "--time-limit", "2", "--seed", seed))
+        assert code == 0, out + err[-2000:]
+        runs.append(invocations(tmp_path / name))
+    a, b, c = runs
+    n = min(len(a), len(b), len(c))
+    assert n > 50
+    assert a[:n] == b[:n]
+    assert a[:n] != c[:n]
