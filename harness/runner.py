@@ -47,6 +47,7 @@ class Recorder:
         self.ops: list[Op] = []
         self.lock = threading.RLock()
         self.t0 = time.monotonic_ns()
+        self.flushed = self.t0
         self.counts = {OK: 0, FAIL: 0, INFO: 0}
         self.fault = "none"
 
@@ -55,12 +56,16 @@ class Recorder:
 
     def record(self, op: Op) -> Op:
         with self.lock:
+            now = time.monotonic_ns()
             op.index = len(self.ops)
-            op.time = time.monotonic_ns() - self.t0
+            op.time = now - self.t0
             self.ops.append(op)
             if op.process != NEMESIS and op.type in self.counts:
                 self.counts[op.type] += 1
             self.store.append(op)
+            if now - self.flushed > 1_000_000_000:  # a killed harness loses at most a second of history
+                self.store.flush()
+                self.flushed = now
         return op
 
 
@@ -325,6 +330,7 @@ class Runner:
         workers: list[threading.Thread] = []
         progress = None
         setup_done = False
+        previous_term = _terminate_as_interrupt()
         try:
             self._setup()
             setup_done = True
@@ -362,6 +368,8 @@ class Runner:
                 self.store.flush()
             finally:
                 _restore_interrupts(previous)
+                if previous_term is not None:
+                    signal.signal(signal.SIGTERM, previous_term)
         history = list(self.recorder.ops)
         if setup_done:
             results = check_with(test.checker, history, test.info())
@@ -379,6 +387,16 @@ class Runner:
         self.store.close()
         return RunOutcome(results, self.store.path, interrupted, self.error, len(history),
                           dict(self.recorder.counts), time.monotonic() - started)
+
+
+def _terminate_as_interrupt() -> Any:
+    """SIGTERM ends a run the way Ctrl-C does (teardown included), rather than killing it outright."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _ignore_interrupts() -> Any:

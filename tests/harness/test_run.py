@@ -109,7 +109,8 @@ def test_workload_runs_valid(tmp_path, workload):
     assert leftovers(tmp_path) == []
 
 
-def test_sigint_cleans_up(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_cleans_up(tmp_path, signum):
     proc = harness_run(tmp_path, "--workload", "register", "--node-count", "3", "--time-limit", "120")
     history = None
     deadline = time.monotonic() + 120
@@ -125,7 +126,7 @@ def test_sigint_cleans_up(tmp_path):
         _remember_run(tmp_path)
         assert history is not None, "the run never started recording ops"
         assert _namespaces_seen and _pids_seen
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         code, out, err = finish(proc, timeout=120)
     finally:
         if proc.poll() is None:
