@@ -174,7 +174,7 @@ def _op_from_map(d: Any, where: str, independent: bool) -> Op:
               extra={str(k): v for k, v in d.items() if k not in known})
 
 
-def read_edn(text: str, name: str = "<edn>", independent: bool = False) -> list[Op]:
+def read_edn(text: str, name: str = "<edn>", independent: bool = False, lines: list[int] | None = None) -> list[Op]:
     try:
         is_vector, chunks = _top_level_chunks(text)
     except HistoryError as exc:
@@ -198,6 +198,8 @@ def read_edn(text: str, name: str = "<edn>", independent: bool = False) -> list[
         op = _op_from_map(edn_to_python(form), f"{name}:{line}", independent)
         op.index = len(ops)  # file order is the history order (Knossos and Porcupine read it so, too)
         ops.append(op)
+        if lines is not None:
+            lines.append(line)
     if not ops:
         raise HistoryError(f"{name}: no operations")
     return ops
@@ -215,7 +217,7 @@ def _etcd_scalar(text: str) -> Any:
     return int(text)
 
 
-def read_porcupine_etcd(text: str, name: str = "<etcd log>") -> list[Op]:
+def read_porcupine_etcd(text: str, name: str = "<etcd log>", lines: list[int] | None = None) -> list[Op]:
     ops: list[Op] = []
     invoked: dict[int, Op] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -251,6 +253,8 @@ def read_porcupine_etcd(text: str, name: str = "<etcd log>") -> list[Op]:
         if typ == INVOKE:
             invoked[process] = op
         ops.append(op)
+        if lines is not None:
+            lines.append(lineno)
     if not ops:
         raise HistoryError(f"{name}: no operations")
     return ops
@@ -273,7 +277,7 @@ def _kv_scalar(tok: str) -> Any:
     return int(tok)
 
 
-def read_porcupine_kv(text: str, name: str = "<kv log>") -> list[Op]:
+def read_porcupine_kv(text: str, name: str = "<kv log>", lines: list[int] | None = None) -> list[Op]:
     ops: list[Op] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -299,6 +303,8 @@ def read_porcupine_kv(text: str, name: str = "<kv log>") -> list[Op]:
         op = _op_from_map(d, f"{name}:{lineno}", independent=False)
         op.index = len(ops)
         ops.append(op)
+        if lines is not None:
+            lines.append(lineno)
     if not ops:
         raise HistoryError(f"{name}: no operations")
     return ops
@@ -333,8 +339,11 @@ def detect_format(path: str | Path, head: str | None = None) -> str:
     raise HistoryError(f"{p}: cannot tell the history format; give --format")
 
 
-def read_history(path: str | Path, fmt: str | None = None, independent: bool = False) -> list[Op]:
-    """Read a history file in any supported format (auto-detected when ``fmt`` is None)."""
+def read_history(path: str | Path, fmt: str | None = None, independent: bool = False,
+                 lines: list[int] | None = None) -> list[Op]:
+    """Read a history file in any supported format (auto-detected when ``fmt`` is None).
+
+    ``lines``, when given, receives each op's line number in the file (for error messages about ops)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -348,19 +357,22 @@ def read_history(path: str | Path, fmt: str | None = None, independent: bool = F
     except OSError as exc:
         raise HistoryError(f"{p}: cannot read: {exc.strerror}") from None
     fmt = fmt or detect_format(p, text[:4096])
-    return parse_history(text, fmt, str(p), independent)
+    return parse_history(text, fmt, str(p), independent, lines)
 
 
-def parse_history(text: str, fmt: str, name: str = "<history>", independent: bool = False) -> list[Op]:
+def parse_history(text: str, fmt: str, name: str = "<history>", independent: bool = False,
+                  lines: list[int] | None = None) -> list[Op]:
     readers: dict[str, Callable[[], list[Op]]] = {
         "jsonl": lambda: read_jsonl(io.StringIO(text), name),
-        "edn": lambda: read_edn(text, name, independent),
-        "porcupine-etcd": lambda: read_porcupine_etcd(text, name),
-        "porcupine-kv": lambda: read_porcupine_kv(text, name),
+        "edn": lambda: read_edn(text, name, independent, lines),
+        "porcupine-etcd": lambda: read_porcupine_etcd(text, name, lines),
+        "porcupine-kv": lambda: read_porcupine_kv(text, name, lines),
     }
     if fmt not in readers:
         raise HistoryError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
     ops = readers[fmt]()
+    if fmt == "jsonl" and lines is not None:  # read_jsonl skips blank lines
+        lines.extend(i for i, line in enumerate(text.splitlines(), 1) if line.strip())
     if fmt == "jsonl" and independent:
         for op in ops:
             if not (isinstance(op.value, list) and len(op.value) == 2):

@@ -560,6 +560,7 @@ def _counterexample(model: Any, key: Any, best: dict[str, Any], pairs_by_index: 
         "states": [_state_for_report(model, s) for s in best["states"]],
         "candidates": best["candidates"],
         "concurrent": concurrent,
+        "concurrent_ops": [_describe_op(model, pairs_by_index.get(i), kop_by_index.get(i)) for i in concurrent[:50]],
         "message": (f"op {b} ({model.describe(blocking.mop)}) cannot be linearized after the "
                     f"{len(best['path'])} ops linearized before it" if blocking else "no linearization"),
     }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -89,9 +90,10 @@ def main(args: argparse.Namespace) -> int:
         initial = parse_edn_value(args.initial) if args.initial is not None else None
     except ValueError as exc:
         return _fail(f"--initial: {exc}")
+    lines: list[int] = []
     try:
         fmt = args.format or detect_format(args.file)
-        ops = read_history(args.file, fmt, independent=args.independent)
+        ops = read_history(args.file, fmt, independent=args.independent, lines=lines)
         model_name = args.model or default_model_for(ops)
         model = make_model(model_name, initial, nil_read_matches_any=(fmt == "edn"))
         result = check(ops, model, time_limit=args.time_limit,
@@ -99,10 +101,10 @@ def main(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         return _fail(f"{args.file}: no such file")
     except (HistoryError, ModelError, ValueError) as exc:
-        message = str(exc)
-        if isinstance(exc, ModelError) or (isinstance(exc, HistoryError) and not message.startswith(args.file)):
-            message = f"{args.file}: {message}"
-        return _fail(message.splitlines()[0])
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if not message.startswith(args.file):
+            message = f"{_where(args.file, message, ops if 'ops' in locals() else [], lines)}: {message}"
+        return _fail(message)
     result["file"] = args.file
     result["format"] = fmt
     if args.json:
@@ -110,6 +112,17 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(summary(result))
     return exit_code(result["valid"])
+
+
+def _where(path: str, message: str, ops: list, lines: list[int]) -> str:
+    """``FILE:LINE`` for a message about ``op N`` (the history's op index), else ``FILE``."""
+    m = re.match(r"op (-?\d+)\b", message)
+    if m and len(lines) == len(ops):
+        index = int(m.group(1))
+        for op, line in zip(ops, lines):
+            if op.index == index:
+                return f"{path}:{line}"
+    return path
 
 
 def _verdict_word(valid: Any) -> str:

@@ -103,10 +103,14 @@ def test_malformed_file_exits_254_naming_the_line(tmp_path: Path, content: str, 
     assert f"bad.history{where}" in err
 
 
-def test_broken_history_discipline_exits_254(tmp_path: Path) -> None:
+def test_broken_history_discipline_exits_254_naming_the_line(tmp_path: Path) -> None:
     h = write_jsonl(tmp_path / "h.jsonl", [{"type": "ok", "process": 0, "f": "read", "value": 1}])
     r = harness(str(h))
-    assert r.returncode == 254 and "no open invocation" in r.stderr
+    assert r.returncode == 254 and "h.jsonl:1: op 0:" in r.stderr and "no open invocation" in r.stderr
+    e = tmp_path / "h.edn"
+    e.write_text("{:type :invoke, :f :read, :process 1}\n\n{:type :invoke, :f :incr, :process 2}\n")
+    r = harness(str(e))
+    assert r.returncode == 254 and "h.edn:3: op 1:" in r.stderr and "'incr'" in r.stderr
 
 
 def test_bad_options_exit_254(tmp_path: Path) -> None:
