@@ -101,6 +101,7 @@ class Runner:
         self.threads: tuple[Any, ...] = tuple(range(test.concurrency)) + (NEMESIS,)
         self.op_timeout = float(test.options.get("op_timeout") or 10.0)
         self.left_running: dict[str, Any] | None = None
+        self.node_threads: list[threading.Thread] = []  # setup steps still running when Ctrl-C came
         test.record_event = self.recorder.record_event
 
     # -- the generator, shared by every worker -------------------------------------------------
@@ -253,11 +254,14 @@ class Runner:
                 log.error("%s on %s: %s", what, node, traceback.format_exc())
                 errors.append(f"{what} on {node}: {exc}")
 
-        threads = [threading.Thread(target=run, args=(n,), name=f"{what}-{n}") for n in (nodes or self.test.nodes)]
+        threads = [threading.Thread(target=run, args=(n,), name=f"{what}-{n}", daemon=True)
+                   for n in (nodes or self.test.nodes)]
+        self.node_threads += threads
         for t in threads:
             t.start()
         for t in threads:
-            t.join()
+            while t.is_alive():
+                t.join(0.2)
         if errors:
             raise RuntimeError("; ".join(errors))
 
@@ -362,6 +366,9 @@ class Runner:
                 deadline = time.monotonic() + self.op_timeout + 5
                 for w in workers:
                     w.join(max(0.0, deadline - time.monotonic()))
+                # An interrupted setup may still be starting servers: let it finish, so teardown sees them.
+                for t in self.node_threads:
+                    t.join(float(test.options.get("db_ready_timeout") or 120))
                 if progress is not None:
                     progress.join(2)
                 self._teardown()

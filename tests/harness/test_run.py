@@ -46,6 +46,14 @@ def leftovers(tmp_path: Path) -> list[str]:
     for pid in _pids_seen:
         if os.path.exists(f"/proc/{pid}") and "Z" not in _proc_state(pid):
             found.append(f"process {pid}")
+    # Servers run from their node's home under the state dir: none may survive, seen or not.
+    marker = str(tmp_path / "state").encode()
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            if marker in Path(cmdline).read_bytes():
+                found.append(f"process {cmdline.split('/')[2]} running from {marker.decode()}")
+        except OSError:
+            pass
     return found
 
 
@@ -109,23 +117,28 @@ def test_workload_runs_valid(tmp_path, workload):
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_cleans_up(tmp_path, signum):
+@pytest.mark.parametrize("signum, when", [(signal.SIGINT, "running"), (signal.SIGTERM, "running"),
+                                          (signal.SIGINT, "setup")])
+def test_interrupted_run_cleans_up(tmp_path, signum, when):
     proc = harness_run(tmp_path, "--workload", "register", "--node-count", "3", "--time-limit", "120")
-    history = None
+    reached = False
     deadline = time.monotonic() + 120
     try:
-        # Wait for the main phase (ops being recorded), noting what the run creates meanwhile.
+        # Wait for the moment to interrupt, noting what the run creates meanwhile.
         while time.monotonic() < deadline and proc.poll() is None:
             _remember_run(tmp_path)
-            latest = tmp_path / "store" / "latest" / "history.jsonl"
-            if latest.exists() and latest.stat().st_size > 0:
-                history = latest
+            if when == "setup":
+                reached = bool(glob.glob(str(tmp_path / "state" / "zkj-*.json")))
+            else:
+                latest = tmp_path / "store" / "latest" / "history.jsonl"
+                reached = latest.exists() and latest.stat().st_size > 0
+            if reached:
                 break
-            time.sleep(0.2)
+            time.sleep(0.05 if when == "setup" else 0.2)
         _remember_run(tmp_path)
-        assert history is not None, "the run never started recording ops"
-        assert _namespaces_seen and _pids_seen
+        assert reached, f"the run never reached {when}"
+        if when == "running":
+            assert _namespaces_seen and _pids_seen
         proc.send_signal(signum)
         code, out, err = finish(proc, timeout=120)
     finally:
