@@ -379,6 +379,8 @@ class Runner:
                     signal.signal(signal.SIGTERM, previous_term)
         history = list(self.recorder.ops)
         if setup_done:
+            if self.progress:
+                sys.stderr.write(f"checking {len(history)} history entries...\n")
             results = check_with(test.checker, history, test.info())
         else:
             results = {"valid": UNKNOWN, "results": {}, "error": "the run did not start"}

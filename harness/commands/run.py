@@ -26,7 +26,9 @@ def register(subparsers: Any) -> None:
                         "entry point (default zookeeper)")
     p.add_argument("--workload", default="register", help="register, set, queue, lock, election, membership, "
                    "watch (default register)")
-    p.add_argument("--nemesis", default="none", help="fault schedule; `none` for no faults (default none)")
+    from harness.nemesis import NEMESES
+    p.add_argument("--nemesis", default="none",
+                   help=f"fault schedule: {', '.join(sorted(NEMESES))} (default none = no faults)")
     nodes = p.add_mutually_exclusive_group()
     nodes.add_argument("--nodes", help="comma-separated node names (default n1..nN)")
     nodes.add_argument("--node-count", type=int, help=f"how many nodes, named n1..nN (default {DEFAULT_NODE_COUNT})")
@@ -148,8 +150,8 @@ def summary(test: Any, outcome: Any) -> str:
     run = r.get("run", {})
     secs = max(outcome.duration, 1e-9)
     lines = [f"{test.name}  seed {test.seed}  nodes {','.join(test.nodes)}  concurrency {test.concurrency}",
-             f"  ops: {run.get('ops', 0) // 2} (ok {run.get('ok', 0)}, fail {run.get('fail', 0)}, "
-             f"info {run.get('info', 0)}) in {secs:.1f} s"]
+             f"  ops: {run.get('ok', 0) + run.get('fail', 0) + run.get('info', 0)} (ok {run.get('ok', 0)}, "
+             f"fail {run.get('fail', 0)}, info {run.get('info', 0)}) in {secs:.1f} s"]
     workload = r.get("results", {}).get("workload", {})
     parts = workload.get("results") or {}
     if parts:
