@@ -10,6 +10,7 @@ from kazoo.exceptions import (
     NodeExistsError,
     NoNodeError,
     NotEmptyError,
+    ReconfigDisabledError,
 )
 from kazoo.protocol.serialization import Create, Delete, Exists, GetChildren, GetData, SetData
 from kazoo.security import OPEN_ACL_UNSAFE
@@ -339,3 +340,9 @@ def test_set_with_same_data_still_bumps_version(zk):
     zk.client.create("/same", b"v")
     assert zk.client.set("/same", b"v").version == 1
     assert zk.client.set("/same", b"v").version == 2
+
+
+def test_reconfig_is_disabled_by_default(zk):
+    """reconfigEnabled defaults to false, so reconfig answers ReconfigDisabled (-123) whatever it asks."""
+    with pytest.raises(ReconfigDisabledError):
+        zk.client.reconfig(joining=None, leaving="2", new_members=None)
