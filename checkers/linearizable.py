@@ -44,7 +44,8 @@ INF = float("inf")
 DEFAULT_MAX_CONFIGS = 2_000_000  # live memoised configurations per key (~150-200 bytes each)
 PARALLEL_MIN_OPS = 5_000
 ROUND_START_CONFIGS = 50_000  # first per-key cap when several keys compete (see _run_rounds)
-ROUND_GROWTH = 8  # below this, starting processes costs more than it saves
+ROUND_GROWTH = 8
+IMPOSSIBLE_SEARCH_CONFIGS = 50_000  # search budget, for a counterexample, when an op can never take effect  # below this, starting processes costs more than it saves
 MAX_REPORTED_STATES = 20
 
 
@@ -418,7 +419,11 @@ def check_key(model: Any, key: Any, kops: list[KeyOp], deadline: float = INF,
     """
     t0 = time.monotonic()
     init = model.initial(key)
-    budget = _Budget(deadline, max_configs)
+    # An op that can never take effect (e.g. a read of a value nothing wrote before it returned) makes the key
+    # invalid without a search; the search still runs on a small budget for a better counterexample.
+    find_impossible = getattr(model, "impossible", None)
+    impossible = find_impossible(init, [(o.call, o.ret, o.mop, o.info) for o in kops]) if find_impossible else []
+    budget = _Budget(deadline, min(max_configs, IMPOSSIBLE_SEARCH_CONFIGS) if impossible else max_configs)
     search = _KeySearch(kops, model, init, budget)
     res: dict[str, Any] = {"ops": len(kops), "segments": len(search.segments)}
     try:
@@ -428,8 +433,16 @@ def check_key(model: Any, key: Any, kops: list[KeyOp], deadline: float = INF,
         res["valid"] = "unknown"
         res["reason"] = exc.reason
     res["configs"] = budget.explored
+    if impossible:
+        res["impossible_ops"] = [kops[i].index for i in impossible]
+        if res["valid"] is not False:  # the search gave up (it cannot succeed): report the impossible op
+            res.pop("reason", None)
+            res["valid"] = False
+            first = min(impossible, key=lambda i: kops[i].ret)
+            res["_best"] = {"path": [], "states": [], "blocking": kops[first].index, "candidates": [],
+                            "impossible": True}
     res["elapsed_s"] = round(time.monotonic() - t0, 6)
-    if res["valid"] is False:
+    if res["valid"] is False and "_best" not in res:
         best = search.best
         b = best.blocking
         res["_best"] = {"path": best.path, "states": best.states, "blocking": b.index if b else None,
@@ -561,8 +574,11 @@ def _counterexample(model: Any, key: Any, best: dict[str, Any], pairs_by_index: 
         "candidates": best["candidates"],
         "concurrent": concurrent,
         "concurrent_ops": [_describe_op(model, pairs_by_index.get(i), kop_by_index.get(i)) for i in concurrent[:50]],
-        "message": (f"op {b} ({model.describe(blocking.mop)}) cannot be linearized after the "
-                    f"{len(best['path'])} ops linearized before it" if blocking else "no linearization"),
+        "message": ("no linearization" if blocking is None else
+                    f"op {b} ({model.describe(blocking.mop)}) can never take effect: nothing before its "
+                    f"completion produces what it needs" if best.get("impossible") else
+                    f"op {b} ({model.describe(blocking.mop)}) cannot be linearized after the "
+                    f"{len(best['path'])} ops linearized before it"),
     }
 
 

@@ -180,6 +180,29 @@ class RegisterModel(_Base):
     def read_only(self, mop: MOp) -> bool:
         return mop[0] in ("r", "!cas")
 
+    def impossible(self, init: State, ops: list[tuple[float, float, MOp, bool]]) -> list[int]:
+        """Completed reads and compare-and-sets that need a value no other op produces before they return
+        (and that the register did not start with): they can never take effect."""
+        producers: dict[Any, list[float]] = {}
+        for call, _, m, _ in ops:
+            if m[0] == "w" or m[0] == "cas":
+                producers.setdefault(m[-1], []).append(call)
+        for calls in producers.values():
+            calls.sort()
+        out = []
+        for i, (call, ret, m, info) in enumerate(ops):
+            if info or m[0] not in ("r", "cas"):
+                continue
+            need = m[1]
+            if need == init:
+                continue
+            before = bisect.bisect_left(producers.get(need, []), ret)
+            # a cas from v to v produces v only once it found v: it does not count for itself
+            own = 1 if m[0] == "cas" and m[2] == need else 0
+            if before - own <= 0:
+                out.append(i)
+        return out
+
     def hopeless(self, state: State, blocking: MOp, candidates: list[MOp], crashed: list[MOp]) -> bool:
         if blocking[0] == "r" or blocking[0] == "cas":
             need = blocking[1]  # the value it must find

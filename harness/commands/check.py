@@ -141,10 +141,10 @@ def summary(result: dict[str, Any]) -> str:
     if ce:
         op = ce["op"]
         where = f" on key {ce['key']}" if result["keys"] > 1 else ""
-        lines.append(f"  op {op.get('index')}{where}: process {op.get('process')} {op.get('op', op.get('f'))} "
-                     f"cannot be linearized")
-        lines.append(f"  after {len(ce['linearized'])} linearized ops; the model's state could have been: "
-                     f"{', '.join(json.dumps(s, default=str) for s in ce['states'])}")
+        lines.append(f"  {ce['message']}{where} (process {op.get('process')})")
+        if ce["states"]:
+            lines.append(f"  the model's state could have been: "
+                         f"{', '.join(json.dumps(s, default=str) for s in ce['states'])}")
         if ce["linearized_ops"]:
             tail = "; ".join(f"{d.get('index')}: {d.get('op')}" for d in ce["linearized_ops"])
             lines.append(f"  last ops linearized: {tail}")

@@ -73,13 +73,11 @@ def test_jsonl_keys_and_independent(tmp_path: Path) -> None:
 
 
 def test_unknown_when_budget_is_spent(tmp_path: Path) -> None:
-    ops = []
-    for p in range(12):
-        ops.append({"type": "invoke", "process": p, "f": "write", "value": p + 1})
-    ops.append({"type": "invoke", "process": 99, "f": "read", "value": None})
-    for p in range(12):
-        ops.append({"type": "ok", "process": p, "f": "write", "value": p + 1})
-    ops.append({"type": "ok", "process": 99, "f": "read", "value": 42})
+    # 12 concurrent writes, then reads of 1 and of 2: proving that impossible means trying the writes' orders
+    ops = [{"type": "invoke", "process": p, "f": "write", "value": p + 1} for p in range(12)]
+    ops += [{"type": "ok", "process": p, "f": "write", "value": p + 1} for p in range(12)]
+    ops += [{"type": "invoke", "process": 99, "f": "read"}, {"type": "ok", "process": 99, "f": "read", "value": 1},
+            {"type": "invoke", "process": 99, "f": "read"}, {"type": "ok", "process": 99, "f": "read", "value": 2}]
     h = write_jsonl(tmp_path / "h.jsonl", ops)
     r = harness(str(h), "--model", "register", "--max-configs", "100")
     assert r.returncode == 2, r.stdout + r.stderr

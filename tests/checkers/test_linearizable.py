@@ -303,17 +303,15 @@ def test_agrees_with_brute_force_on_queues(spec: list[tuple[str, int, str, bool]
 
 
 def test_budget_gives_unknown_not_a_hang() -> None:
-    # 14 concurrent writes of distinct values and reads that can never match: exhaustive search is large.
-    history = []
-    for p in range(14):
-        history.append(Op(INVOKE, p, "write", p + 1))
-    history.append(Op(INVOKE, 100, "read", None))
-    for p in range(14):
-        history.append(Op(OK, p, "write", p + 1))
-    history.append(Op(OK, 100, "read", 99))
+    # 14 concurrent writes, then reads of 1 and then 2: each read alone could fit, both cannot, and proving it
+    # means trying the orders of the writes.
+    history = [Op(INVOKE, p, "write", p + 1) for p in range(14)] + [Op(OK, p, "write", p + 1) for p in range(14)]
+    history += [Op(INVOKE, 100, "read", None), Op(OK, 100, "read", 1),
+                Op(INVOKE, 100, "read", None), Op(OK, 100, "read", 2)]
     res = check(index_history(history), make_model("register", 0), max_configs=500)
     assert res["valid"] == "unknown"
     assert "memory" in res["reason"]
+    assert check(index_history(history), make_model("register", 0))["valid"] is False
 
 
 def test_counterexample_points_at_the_stale_read() -> None:
@@ -424,3 +422,19 @@ def kv_histories(draw: Any) -> list[Op]:
 def test_agrees_with_brute_force_on_kv(history: list[Op]) -> None:
     model = make_model("kv")
     assert check(history, model)["valid"] is _oracle_generic(history, model)
+
+
+def test_read_of_a_value_nothing_wrote_is_invalid_without_a_long_search() -> None:
+    # 16 concurrent writes then a read of a value none of them wrote: 16! orders, but the read can never fit.
+    h = [Op(INVOKE, p, "write", p + 1) for p in range(16)] + [Op(INVOKE, 99, "read", None)]
+    h += [Op(OK, p, "write", p + 1) for p in range(16)] + [Op(OK, 99, "read", 42)]
+    res = check(index_history(h), make_model("register", 0))
+    assert res["valid"] is False
+    assert res["counterexample"]["op"]["index"] == 16
+    assert res["per_key"]["all"]["impossible_ops"] == [16]
+    # a cas from 7 to 7 does not produce the 7 it needs
+    h2 = index_history([Op(INVOKE, 0, "cas", [7, 7]), Op(OK, 0, "cas", [7, 7])])
+    assert check(h2, make_model("cas-register", 0))["valid"] is False
+    h3 = index_history([Op(INVOKE, 1, "write", 7), Op(INVOKE, 0, "cas", [7, 7]), Op(OK, 0, "cas", [7, 7]),
+                        Op(INFO, 1, "write", 7)])
+    assert check(h3, make_model("cas-register", 0))["valid"] is True
