@@ -10,6 +10,10 @@ def test_ruok(server):
     assert server.four_letter_word("ruok") == "imok"
 
 
+def test_isro_says_read_write(server):
+    assert server.four_letter_word("isro") == "rw"
+
+
 @pytest.mark.parametrize("word", ["srvr", "stat"])
 def test_srvr_and_stat_report_standalone_mode(server, word):
     reply = server.four_letter_word(word)

@@ -24,11 +24,12 @@ def test_successful_multi_results_and_effects(zk):
     t.create("/m/new", b"n")
     t.set_data("/m/old", b"1", version=0)
     t.check("/m/old", 1)
+    t.check("/m", -1)  # -1 matches any version
     t.delete("/m/gone", version=0)
     results = t.commit()
     assert results[0] == "/m/new"
     assert isinstance(results[1], ZnodeStat) and results[1].version == 1
-    assert results[2:] == [True, True]
+    assert results[2:] == [True, True, True]
     assert c.get("/m/new")[0] == b"n"
     assert c.get("/m/old")[0] == b"1"
     assert c.exists("/m/gone") is None

@@ -1,6 +1,8 @@
 """Znode operations, flags, Stat fields and error codes, identical on the reference server and ZooKeeper."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from kazoo.exceptions import (
     BadArgumentsError,
@@ -31,6 +33,8 @@ def test_create_persistent_with_data(zk):
     assert stat.numChildren == 0
     assert stat.czxid == stat.mzxid == stat.pzxid
     assert stat.ctime == stat.mtime
+    # Milliseconds since the epoch; server and test share this machine's clock.
+    assert abs(stat.ctime / 1000 - time.time()) < 600
 
 
 def test_create_without_data_reads_empty(zk):

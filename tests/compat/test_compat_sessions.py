@@ -40,16 +40,27 @@ def test_session_expires_when_the_client_goes_silent(zk):
     with CuttableProxy(zk.port) as proxy:
         owner = zk.connect(proxy.address + zk.chroot, timeout=SHORT_TIMEOUT_S,
                            connection_retry=KazooRetry(**FAST_RETRY))
+        # Same short timeout but still connected: only its pings keep it alive while it idles.
+        keeper = zk.connect(timeout=SHORT_TIMEOUT_S)
+        keeper.create("/kept-alive", ephemeral=True)
         states = StateLog(owner)
-        old_session = owner.client_id[0]
+        old_session, old_password = owner.client_id
         owner.create("/mortal", ephemeral=True)
-        log = EventLog()
-        assert zk.client.exists("/mortal", watch=log) is not None
+        deleted, children = EventLog(), EventLog()
+        assert zk.client.exists("/mortal", watch=deleted) is not None
+        zk.client.get_children("/", watch=children)
+        before = zk.client.exists("/")
 
         proxy.cut()  # the server hears nothing more from this session, and it was never closed
-        assert [(e.type, e.path) for e in log.wait(1, timeout=60)] == [(EventType.DELETED, "/mortal")]
+        assert [(e.type, e.path) for e in deleted.wait(1, timeout=60)] == [(EventType.DELETED, "/mortal")]
+        assert [(e.type, e.path) for e in children.wait(1)] == [(EventType.CHILD, "/")]
         assert zk.client.exists("/mortal") is None
+        after = zk.client.exists("/")
+        assert after.cversion == before.cversion + 1 and after.pzxid > before.pzxid
+        assert keeper.exists("/kept-alive").ephemeralOwner == keeper.client_id[0]
         states.wait(KazooState.SUSPENDED)
+        refused = raw_connect(zk.port, 10000, old_session, old_password)
+        assert (refused.timeout_ms, refused.session_id) == (0, 0)
 
         proxy.restore()  # coming back after expiry: the server says Expired, kazoo starts a new session
         states.wait(KazooState.LOST)
