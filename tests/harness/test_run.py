@@ -97,6 +97,26 @@ def results_of(tmp_path: Path) -> dict:
     return json.loads((tmp_path / "store" / "latest" / "results.json").read_text())
 
 
+def assert_judged_something(workload: str, r: dict) -> None:
+    """What the workload's checker must have judged for its "valid" to mean something."""
+    if workload == "register":
+        assert r["results"]["linearizable"]["checked_ops"] > 0, r
+        assert r["results"]["session-order"]["judged_count"] > 0, r
+    elif workload == "set":
+        assert r["results"]["set"]["acknowledged_count"] > 0, r
+        assert r["results"]["unique-ids"]["acknowledged_count"] > 0, r
+    elif workload == "queue":
+        assert r["acknowledged_count"] > 0 and r["drained"], r
+    elif workload in ("lock", "election"):
+        assert r["holds"] > 0, r
+    elif workload == "membership":
+        assert r["final_views"], r
+    elif workload == "watch":
+        assert r["watchers"] == 2, r  # threads 1 and 2 of 3 watch
+    else:
+        pytest.fail(f"no evidence rule for {workload}")
+
+
 @pytest.mark.parametrize("workload", WORKLOADS)
 def test_workload_runs_valid(tmp_path, workload):
     nodes = "3" if workload == "register" else "1"  # one 3-node run covers the ensemble; keep the rest quick
@@ -107,6 +127,7 @@ def test_workload_runs_valid(tmp_path, workload):
     results = results_of(tmp_path)
     assert results["valid"] is True
     assert results["run"]["ok"] > 0
+    assert_judged_something(workload, results["results"]["workload"])
     run_dir = (tmp_path / "store" / "latest").resolve()
     test = json.loads((run_dir / "test.json").read_text())
     assert test["seed"] == 42 and test["workload"] == workload
