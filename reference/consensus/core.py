@@ -113,7 +113,7 @@ class _State(enum.Enum):
 class _Progress:
     """The leader's view of one follower."""
     __slots__ = ("match", "next", "state", "probe_sent", "inflight", "pending_snapshot", "snapshot_ticks",
-                 "recent_active")
+                 "recent_active", "heartbeat_match")
 
     def __init__(self, next_index: int) -> None:
         self.match = 0
@@ -124,6 +124,7 @@ class _Progress:
         self.pending_snapshot = 0
         self.snapshot_ticks = 0
         self.recent_active = False
+        self.heartbeat_match = -1  # match when the previous HeartbeatResp arrived, to notice stalled replication
 
     def become_probe(self) -> None:
         if self.state is _State.SNAPSHOT:
@@ -595,8 +596,15 @@ class Node:
             pr.recent_active = True
             pr.probe_sent = False
             if pr.match < self.last_index:
-                # allow_empty: in REPLICATE an empty Append probes for a gap left by lost messages.
-                self._send_appends(m.src, allow_empty=True)
+                if pr.state is not _State.REPLICATE:
+                    self._send_appends(m.src, allow_empty=True)
+                elif pr.match == pr.heartbeat_match:
+                    # No progress for a heartbeat interval: Appends were probably lost. Free a window slot and
+                    # send an (often empty) Append; a refusal reveals the gap and restarts from the follower's log.
+                    if pr.inflight:
+                        pr.inflight.popleft()
+                    self._send_appends(m.src, allow_empty=True)
+                pr.heartbeat_match = pr.match
             if m.ctx:
                 self._ack_read(m.src, m.ctx)
         elif isinstance(m, ReadIndex):
@@ -612,6 +620,9 @@ class Node:
             elif pr.state is _State.PROBE:
                 if m.index != pr.next - 1:
                     return  # stale
+                if m.hint_index < pr.match:
+                    # The follower lost entries it had acknowledged (its storage was wiped or replaced).
+                    pr.match = m.hint_index
                 hint = self._find_conflict_by_term(m.hint_index, m.hint_term)
                 pr.next = max(min(m.index, hint + 1), pr.match + 1)
                 pr.probe_sent = False

@@ -109,6 +109,7 @@ class Faults:
     tick_skip: float = 0.0        # probability a server misses a tick in a step (clock drift)
     crash: float = 0.0            # per step: probability some server crashes
     crash_mid_ready: float = 0.0  # given a crash, probability it hits after persisting but before sending
+    crash_leader: float = 0.0     # given a crash, probability it hits a leader (more elections, more history)
     restart: float = 0.0          # per step, per down server: probability it restarts
     partition: float = 0.0        # per step: probability the partition changes (to a new one or healed)
     propose: float = 0.5          # per step: probability a client proposes at a leader
@@ -251,8 +252,9 @@ class Cluster:
             self.blocked = self._random_partition()
         if f.crash and rng.random() < f.crash:
             up = self.up()
+            leaders = [n.id for n in self.leader_nodes()]
             if up:
-                victim = rng.choice(up)
+                victim = rng.choice(leaders if leaders and rng.random() < f.crash_leader else up)
                 if f.crash_mid_ready and rng.random() < f.crash_mid_ready:
                     self._process_ready(victim, crash_before_send=True)
                 self.crash(victim)
@@ -468,6 +470,18 @@ class Cluster:
                 return leader
             return None
 
+        def committed() -> Node | None:
+            if self.nodes[leader.id] is not leader or leader.role is not Role.LEADER or leader.term != term:
+                raise InvariantViolation("leadership changed on a healed network")
+            return leader if leader.commit >= target else None
+
+        # Catching up far-behind servers (without snapshots) takes time proportional to how far behind they are;
+        # the leader may need some of them for a majority.
+        lag = max(target - a.index for a in self.apps.values() if a is not None)
+        round_trip = 2 * (self.faults.max_delay + 1)
+        per_round_trip = min(self.config.max_append_entries * self.config.max_inflight, 256)
+        bound += 2 * lag * round_trip // per_round_trip
+        self._await(bound, committed, "proposals made after healing were not committed")
         self._await(bound, all_applied, "proposals made after healing were not applied everywhere")
         for idx, t in indices:
             if self.committed[idx - 1].term != t:
