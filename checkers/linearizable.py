@@ -41,11 +41,12 @@ from checkers.history import INFO, Op, Pair, pairs as make_pairs
 from checkers.models import outcome
 
 INF = float("inf")
-DEFAULT_MAX_CONFIGS = 2_000_000  # live memoised configurations per key (~150-200 bytes each)
-PARALLEL_MIN_OPS = 5_000
-ROUND_START_CONFIGS = 50_000  # first per-key cap when several keys compete (see _run_rounds)
+DEFAULT_MAX_CONFIGS = 2_000_000  # live memoised configurations (~150-200 bytes each; long states count more),
+# per key when keys are checked one after another, shared by the workers when in parallel
+PARALLEL_MIN_OPS = 5_000  # below this, starting processes costs more than it saves
+ROUND_START_CONFIGS = 5_000  # first per-key cap when several keys compete (see _run_rounds)
 ROUND_GROWTH = 8
-IMPOSSIBLE_SEARCH_CONFIGS = 50_000  # search budget, for a counterexample, when an op can never take effect  # below this, starting processes costs more than it saves
+IMPOSSIBLE_SEARCH_CONFIGS = 50_000  # search budget, for a counterexample, when an op can never take effect
 MAX_REPORTED_STATES = 20
 
 
@@ -245,6 +246,7 @@ class _KeySearch:
         pending_out_base = pending
         for o in carried:
             pending_out_base &= ~info_bit[id(o)]
+        sized = isinstance(state0, (str, bytes, tuple, frozenset))
         visited_set: set[tuple[int, int, Any]] = set()
         visited_dom: dict[tuple[int, int, Any], list[int]] = {}
         live = 0
@@ -320,8 +322,9 @@ class _KeySearch:
                             if key in visited_set:
                                 continue
                             visited_set.add(key)
-                        live += 1
-                        budget.add()
+                        cost = 1 + (len(ns) >> 6) if sized else 1  # long strings/tuples cost more memory
+                        live += cost
+                        budget.add(cost)
                         child = (e, ns, nd, nc)
                         break
                     if fr[3] < len(fr[2]):
@@ -469,7 +472,8 @@ def _run_rounds(jobs: list[tuple], max_configs: int, nproc: int) -> dict[Any, di
     try:
         while pending:
             final = cap >= max_configs
-            round_jobs = [(j[0], j[1], j[2], j[3], cap) for j in pending]
+            # with several workers the memory budget is shared: each gets its part
+            round_jobs = [(j[0], j[1], j[2], j[3], max(1, cap // nproc)) for j in pending]
             it = pool.imap_unordered(_check_key_job, round_jobs) if pool else map(_check_key_job, round_jobs)
             retry = []
             for key, res in it:
