@@ -18,12 +18,23 @@ The search (per independent key):
   linearized it (it may still happen later, or never), so a node (linearized set L, state s) is pruned when a
   visited node (L', s) has the same completed ops and a subset of L's crashed ops. The same rule prunes
   configurations at cuts.
+- *Memo keys stay small*: completed ops are numbered in call order and get linearized roughly in that order, so
+  the set done is "all below the first open one" plus a short window: the key is (that index, the window,
+  state), not a bitset over the whole segment; the path keeps one bitset, not one per frame.
 - *Candidate order*: completed ops first (in call order), crashed ops last and only one of several identical
-  crashed ops (the earliest invoked can stand for the others).
-- The model's ``reduce`` rewrites the problem first (a register maps values nobody reads to one value and drops
-  crashed writes of them).
-- *Budget*: a deadline and a cap on the number of live memoised configurations; past either the verdict is
-  ``"unknown"``, never a hang.
+  crashed ops (the earliest invoked can stand for the others). A read-only op (the model says which) that fits
+  the current state is linearized at once and alone: any linearization could be reordered to do so.
+- *Lookahead*: the model's optional ``hopeless(state, blocking op, candidates)`` drops a branch in which the op
+  that must go next cannot fit whatever the available ops do (a register read of a value no pending op
+  writes, a kv get whose value does not extend the current string, an acquire with no release to come).
+  ``impossible`` finds ops that can never take effect at all (a read of a value nothing wrote before it
+  returned): the key is invalid without a long search.
+- The model's ``reduce`` rewrites the problem first (a register drops crashed writes of values nobody reads,
+  or merges those values into one; kv marks the gets no put overlaps, for the lookahead).
+- *Keys in rounds*: one invalid key decides, so every key first gets a small budget, then the undecided ones
+  a budget 8x larger, and so on: a hard valid key cannot hide an easy counterexample in another.
+- *Budget*: a deadline and a cap on live memoised configurations (long states weigh more; parallel workers
+  share it); past either the verdict is ``"unknown"``, never a hang and never all the memory.
 
 On an invalid history the result carries a counterexample: the longest linearization found (history indexes in
 linearization order), the op that could not be linearized after it, the model states possible at that point, and
