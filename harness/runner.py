@@ -101,6 +101,7 @@ class Runner:
         self.threads: tuple[Any, ...] = tuple(range(test.concurrency)) + (NEMESIS,)
         self.op_timeout = float(test.options.get("op_timeout") or 10.0)
         self.left_running: dict[str, Any] | None = None
+        self.teardown_errors: list[str] = []
         self.node_threads: list[threading.Thread] = []  # setup steps still running when Ctrl-C came
         test.record_event = self.recorder.record_event
 
@@ -280,10 +281,20 @@ class Runner:
             client.close(test)
         test.nemesis.setup(test)
 
-    def _teardown(self) -> None:
+    def _client_teardown(self) -> None:
         test = self.test
-        steps: list[tuple[str, Any]] = [("nemesis teardown", lambda: test.nemesis.teardown(test)),
-                                        ("collect logs", self._collect_logs)]
+        client = test.workload.client.open(test, list(test.nodes))
+        try:
+            client.teardown(test)
+        finally:
+            client.close(test)
+
+    def _teardown(self, setup_done: bool) -> None:
+        test = self.test
+        steps: list[tuple[str, Any]] = [("nemesis teardown", lambda: test.nemesis.teardown(test))]
+        if setup_done:
+            steps.append(("client teardown", self._client_teardown))
+        steps.append(("collect logs", self._collect_logs))
         if not test.options.get("leave_db_running"):
             steps += [("db teardown", lambda: self._each_node("db teardown", lambda n: test.db.teardown(test, n))),
                       ("backend destroy", test.backend.destroy)]
@@ -294,8 +305,9 @@ class Runner:
                 log.info("%s", name)
                 step()
             except Exception as exc:
+                # The history is complete by now, so this does not touch the verdict; it is reported.
                 log.error("%s failed: %s", name, traceback.format_exc())
-                self.error = self.error or f"{name} failed: {exc}"
+                self.teardown_errors.append(f"{name} failed: {exc}")
 
     def _detach(self) -> None:
         """--leave-db-running: hand the nodes over to `harness cluster down` once this process exits."""
@@ -371,7 +383,7 @@ class Runner:
                     t.join(float(test.options.get("db_ready_timeout") or 120))
                 if progress is not None:
                     progress.join(2)
-                self._teardown()
+                self._teardown(setup_done)
                 self.store.flush()
             finally:
                 _restore_interrupts(previous)
@@ -389,6 +401,8 @@ class Runner:
                           "info": self.recorder.counts[INFO], "seconds": round(time.monotonic() - started, 3)}
         if self.left_running:
             results["run"]["left_running"] = self.left_running
+        if self.teardown_errors:
+            results["run"]["teardown_errors"] = self.teardown_errors
         if (interrupted or self.error) and results["valid"] is True:
             results["valid"] = UNKNOWN  # a run cut short proves no anomaly but is not a pass either
         results = {"valid": results.pop("valid"), **results}

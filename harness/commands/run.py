@@ -165,6 +165,9 @@ def summary(test: Any, outcome: Any) -> str:
         lines.append("  interrupted: the history is partial")
     if outcome.error:
         lines.append(f"  run error: {outcome.error.strip().splitlines()[-1]}")
+    for problem in run.get("teardown_errors") or []:
+        lines.append(f"  teardown: {problem.strip().splitlines()[-1]}  (see harness.log; `harness cluster down` "
+                     "removes leftovers)")
     left = run.get("left_running")
     if left:
         lines.append(f"  left running: {left['connect']}  (remove with `harness cluster down {left['run_id'] or ''}`)")
