@@ -202,7 +202,11 @@ def main(args: argparse.Namespace) -> int:
         except BackendUnavailable as exc:
             print(f"harness run: {exc}", file=sys.stderr)
             return EXIT_UNKNOWN
-        store = RunStore(Path(args.store), test.name)
+        try:
+            store = RunStore(Path(args.store), test.name)
+        except OSError as exc:
+            print(f"harness run: cannot write the store at {args.store}: {exc}", file=sys.stderr)
+            return EXIT_BAD_ARGS
         test.store_dir = store.path
         store.start_log()
         store.write_json("test.json", describe_test(test))

@@ -174,11 +174,14 @@ def test_interrupted_run_cleans_up(tmp_path, signum, when):
 
 
 def test_bad_arguments_exit_254(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
     for args, message in [(["--workload", "nope"], "choose one of register"),
                           (["--nemesis", "nope"], "choose one of none"),
                           (["--db", "nope"], "nope"),
                           (["--node-count", "0"], "at least 1"),
-                          (["--concurrency", "x"], "--concurrency")]:
+                          (["--concurrency", "x"], "--concurrency"),
+                          (["--store", str(blocker)], "cannot write the store")]:
         code, out, err = finish(harness_run(tmp_path, *args))
         assert code == 254, (args, code, err)
         assert message in err and "Traceback" not in err
