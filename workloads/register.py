@@ -29,7 +29,7 @@ from kazoo.exceptions import NodeExistsError as NodeExists
 from kazoo.exceptions import NoNodeError as NoNode
 
 from checkers.history import Op
-from harness.client import KazooClientBase, decode_int, encode
+from harness.client import KazooClientBase, complete_exception, decode_int, encode
 from harness.generators import Independent, Invocation
 from workloads import Workload
 
@@ -77,6 +77,8 @@ class RegisterClient(KazooClientBase):
                 data, stat = self.zk.get(path)
             except NoNode:
                 return self.fail(op, op.value, error="no-node")
+            except Exception as exc:  # only the read was sent: nothing can have been written
+                return complete_exception(op, exc, is_read=True)
             if decode_int(data) != old:
                 return self.fail(op, op.value, error="mismatch")
             stat = self.zk.set(path, encode(new), version=stat.version)
