@@ -46,7 +46,7 @@ ZOOKEEPER_PROPERTIES = (
     f"-Dzookeeper.DigestAuthenticationProvider.superDigest={SUPER_DIGEST}",
     "-Dreadonlymode.enabled=true",
 )
-ZOOKEEPER_CONFIG = ("reconfigEnabled=true", "localSessionsEnabled=false", "localSessionsUpgradingEnabled=false")
+ZOOKEEPER_CONFIG = ("reconfigEnabled=true",)
 READY_TIMEOUT = 60.0
 
 
@@ -101,12 +101,17 @@ class SuiteServer:
 class SuiteCluster:
     """The ZookeeperCluster interface over SuiteServers, with one temp dir for all of them."""
 
-    def __init__(self, kind: str, size: int) -> None:
+    def __init__(self, kind: str, size: int, local_sessions: str = "false") -> None:
         if kind not in ("reference", "zookeeper"):
             raise pytest.UsageError(f"KAZOO_SUITE_SERVER must be reference or zookeeper, not {kind!r}")
         if size < 1 or (size > 1 and kind != "zookeeper"):
             raise pytest.UsageError(f"KAZOO_SUITE_SIZE={size} is not supported for {kind}")
         self.kind = kind
+        self.size = size
+        # TestReadOnlyMode sets ZOOKEEPER_LOCAL_SESSION_RO=true and expects a cluster configured for it.
+        self.local_sessions = local_sessions
+        config = ZOOKEEPER_CONFIG + (f"localSessionsEnabled={local_sessions}",
+                                     f"localSessionsUpgradingEnabled={local_sessions}")
         self.root = Path(tempfile.mkdtemp(prefix=f"kazoo-suite-{kind}-"))
         if kind == "reference":
             process = reference_server(free_port(), self.root / "ref1",
@@ -114,11 +119,11 @@ class SuiteCluster:
             self._servers = [SuiteServer(process, standalone=True)]
         elif size == 1:
             process = zookeeper_server(free_port(), self.root / "zk1", java_properties=ZOOKEEPER_PROPERTIES,
-                                       extra_config=ZOOKEEPER_CONFIG)
+                                       extra_config=config)
             self._servers = [SuiteServer(process, standalone=True)]
         else:
             members = zookeeper_ensemble(size, self.root, java_properties=ZOOKEEPER_PROPERTIES,
-                                         extra_config=ZOOKEEPER_CONFIG)
+                                         extra_config=config)
             self._servers = [SuiteServer(m, standalone=False) for m in members]
 
     def __getitem__(self, index: int) -> SuiteServer:
@@ -171,8 +176,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
     kind = os.environ.get("KAZOO_SUITE_SERVER", "")
     size = int(os.environ.get("KAZOO_SUITE_SIZE", "1"))
-    _CLUSTER = SuiteCluster(kind, size)
-    harness.get_global_cluster = lambda: _CLUSTER
+    _CLUSTER = SuiteCluster(kind, size, _local_sessions_wanted())
+    harness.get_global_cluster = _global_cluster
+
+
+def _local_sessions_wanted() -> str:
+    return os.environ.get("ZOOKEEPER_LOCAL_SESSION_RO", "false")
+
+
+def _global_cluster() -> SuiteCluster:
+    """Like kazoo's get_global_cluster: a configuration change replaces the cluster."""
+    global _CLUSTER
+    assert _CLUSTER is not None
+    wanted = _local_sessions_wanted()
+    if _CLUSTER.local_sessions != wanted:
+        kind, size = _CLUSTER.kind, _CLUSTER.size
+        _CLUSTER.cleanup()
+        _CLUSTER = SuiteCluster(kind, size, wanted)
+    return _CLUSTER
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
