@@ -350,3 +350,17 @@ def test_reconfig_is_disabled_by_default(zk):
     """reconfigEnabled defaults to false, so reconfig answers ReconfigDisabled (-123) whatever it asks."""
     with pytest.raises(ReconfigDisabledError):
         zk.client.reconfig(joining=None, leaving="2", new_members=None)
+
+
+def test_null_data_stays_null(zk):
+    """A create or setData whose data buffer is null (length -1) reads back as null, unlike empty data."""
+    c = zk.client
+    raw_call(c, Create(zk.chroot + "/null", None, OPEN_ACL_UNSAFE, 0))
+    data, stat = c.get("/null")
+    assert data is None and stat.dataLength == 0
+    c.set("/null", b"x")
+    raw_call(c, SetData(zk.chroot + "/null", None, -1))
+    data, stat = c.get("/null")
+    assert data is None and stat.dataLength == 0 and stat.version == 2
+    c.create("/not-null", b"")
+    assert c.get("/not-null")[0] == b""
