@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     config = ServerConfig(host=args.host, port=args.port, data_dir=args.data_dir, tick_ms=args.tick_ms,
                           snapshot_every=args.snapshot_every, super_digest=args.super_digest)
     try:
-        asyncio.run(serve(config))
+        return asyncio.run(serve(config))
     except CorruptStorage as e:
         logging.getLogger("reference").critical("%s", e)
         print(f"error: {e}", file=sys.stderr)
@@ -57,7 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

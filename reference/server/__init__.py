@@ -13,8 +13,9 @@ log = logging.getLogger("reference.server")
 __all__ = ["Server", "ServerConfig", "serve"]
 
 
-async def serve(config: ServerConfig, ready: "asyncio.Future[int] | None" = None) -> None:
-    """Run a standalone server until SIGTERM/SIGINT; everything ordered is on disk when it returns."""
+async def serve(config: ServerConfig, ready: "asyncio.Future[int] | None" = None) -> int:
+    """Run a standalone server until SIGTERM/SIGINT (exit status 0) or a fatal storage error (1); everything
+    ordered is on disk when it returns normally."""
     server = Server(config)
     loop = asyncio.get_running_loop()
     server.loop = loop
@@ -23,7 +24,7 @@ async def serve(config: ServerConfig, ready: "asyncio.Future[int] | None" = None
     port = listener.sockets[0].getsockname()[1]
     config.port = port
     log.info("serving on %s:%d, data in %s", config.host, port, config.data_dir)
-    stop = asyncio.Event()
+    stop = server.stop_requested
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
             loop.add_signal_handler(sig, stop.set)
@@ -42,3 +43,4 @@ async def serve(config: ServerConfig, ready: "asyncio.Future[int] | None" = None
         await server.drain()
         server.close()
         log.info("stopped at zxid 0x%x", server.tree.last_zxid)
+    return 1 if server.failed else 0

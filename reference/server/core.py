@@ -76,6 +76,7 @@ class Server:
         self._tick_handle: asyncio.TimerHandle | None = None
         self._last_container_check = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop_requested = asyncio.Event()
 
     # ---- clocks (the only place the server reads time) ----
 
@@ -86,6 +87,12 @@ class Server:
     @staticmethod
     def wall_ms() -> int:
         return int(time.time() * 1000)
+
+    def fatal(self, why: str) -> None:
+        """Stop serving: state on disk is the truth, a restart recovers from it."""
+        log.critical("%s; stopping", why)
+        self.failed = True
+        self.stop_requested.set()
 
     def record_latency(self, seconds: float) -> None:
         """Write latency (arrival to reply) in whole ms, for srvr/stat/mntr like ZooKeeper's ServerStats."""
@@ -126,7 +133,7 @@ class Server:
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while self._batch:
+            while self._batch and not self.failed:
                 batch, data = self._batch, b"".join(self._batch_bytes)
                 self._batch, self._batch_bytes = [], []
                 if data:
@@ -134,9 +141,10 @@ class Server:
                 self._apply_batch(batch)
         except OSError as e:
             # A write-ahead log we cannot write is fatal: acknowledging anything now could lose it.
-            log.critical("write-ahead log failed: %s; stopping", e)
-            self.failed = True
-            loop.stop()
+            self.fatal(f"write-ahead log failed: {e}")
+        except Exception:
+            log.critical("applying a transaction failed", exc_info=True)
+            self.fatal("applying a transaction failed")
         finally:
             self._flushing = False
 
@@ -231,7 +239,7 @@ class Server:
 
     async def drain(self) -> None:
         """Wait for the in-flight batch so everything acknowledged or ordered is on disk."""
-        while self._flushing or self._batch:
+        while (self._flushing or self._batch) and not self.failed:
             await asyncio.sleep(0.01)
 
     def close(self) -> None:
