@@ -1,8 +1,7 @@
 """Start and stop Apache ZooKeeper and the reference server as local subprocesses, for tests and tools.
 
 Both kinds listen on 127.0.0.1 on a free port (bound to port 0 first), keep their data in a temp dir, are
-waited for with the `srvr` four-letter word (or a TCP connect, for a reference server without four-letter
-words), and are stopped by PID, first SIGTERM and then SIGKILL. Every started process is also killed when
+waited for with the `srvr` four-letter word (until it reports a Mode), and are stopped by PID, first SIGTERM and then SIGKILL. Every started process is also killed when
 the Python process exits or dies (atexit and PR_SET_PDEATHSIG), so a crashed test run leaves no servers.
 
 Apache ZooKeeper comes from the Debian `zookeeper` package. Its zookeeper.jar manifest lists most jars, but
@@ -180,18 +179,13 @@ class ServerProcess:
             time.sleep(0.05)
 
     def _is_ready(self) -> bool:
+        # srvr, not a bare TCP connect: something else may hold the port (then our process exits), and
+        # ZooKeeper accepts connections while still loading ("not currently serving requests").
         try:
             reply = four_letter_word(self.port, "srvr", timeout=1.0)
-        except socket.timeout:
-            # Accepted the connection but does not answer four-letter words: it is serving.
-            return self.kind == "reference"
         except OSError:
             return False
-        if "Mode:" in reply:
-            return True
-        # ZooKeeper answers "not currently serving requests" while loading; a reference server without
-        # four-letter words may just close the socket once it listens.
-        return self.kind == "reference" and "not currently serving" not in reply
+        return "Mode:" in reply
 
     def four_letter_word(self, word: str, timeout: float = 5.0) -> str:
         return four_letter_word(self.port, word, timeout=timeout)
