@@ -295,3 +295,11 @@ def test_null_data_stays_null():
     db.set("/n", b"x")
     db.set("/n", None)
     assert db.tree.get_data("/n", ())[0] is None
+
+
+def test_get_acl_hides_digests_without_admin():
+    db = Db()
+    alice = ("digest", aclmod.digest("alice:pw"))
+    db.create("/r", acl=[(1, "world", "anyone"), (31, "digest", alice[1])])
+    assert db.tree.get_acl("/r", ())[0] == ((1, "world", "anyone"), (31, "digest", "alice:x"))
+    assert db.tree.get_acl("/r", (alice,))[0] == ((1, "world", "anyone"), (31, "digest", alice[1]))
