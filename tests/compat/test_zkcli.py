@@ -125,3 +125,41 @@ def test_sequential_and_ephemeral_flags(zk):
     # zkCli.sh exits without closing its session, so the node outlives the process until the session expires.
     stat = zk.client.exists("/flags/e")
     assert stat is not None and stat.ephemeralOwner != 0
+
+
+def test_acl_sync_and_stat_commands(zk):
+    zk.client.create("/guarded", b"g")
+    acl = zkcli(zk, "getAcl", "/guarded")
+    assert acl.code == 0, acl.text
+    assert payload(acl) == ["'world,'anyone", ": cdrwa"]
+
+    assert zkcli(zk, "setAcl", "/guarded", "world:anyone:r").code == 0
+    denied = zkcli(zk, "set", "/guarded", "x")
+    assert denied.code == 1
+    assert "Insufficient permission : /guarded" in denied.text
+
+    synced = zkcli(zk, "sync", "/guarded")
+    assert synced.code == 0 and payload(synced) == ["Sync is OK"]
+
+    stat = zkcli(zk, "stat", "/guarded")
+    assert stat.code == 0, stat.text
+    assert (stat.stat()["aclVersion"], stat.stat()["dataLength"]) == ("1", "1")
+
+
+def test_newer_opcodes_through_zkcli(zk):
+    """Calls kazoo 2.11 never makes: createContainer, createTTL, getAllChildrenNumber, getEphemerals, whoAmI."""
+    container = zkcli(zk, "create", "-c", "/box", "")
+    assert container.code == 0 and "Created /box" in container.text
+    ttl = zkcli(zk, "create", "-t", "1000", "/ttl", "")  # TTL nodes need zookeeper.extendedTypesEnabled
+    assert ttl.code == 1 and "KeeperErrorCode = Unimplemented for /ttl" in ttl.text
+    zk.client.create("/box/a")
+    zk.client.create("/box/a/b")
+
+    count = zkcli(zk, "getAllChildrenNumber", "/box")
+    assert count.code == 0 and payload(count) == ["2"]
+    tree = zkcli(zk, "ls", "-R", "/box")
+    assert tree.code == 0 and payload(tree) == ["/box", "/box/a", "/box/a/b"]
+    ephemerals = zkcli(zk, "getEphemerals", "/")
+    assert ephemerals.code == 0 and payload(ephemerals) == ["[]"]
+    whoami = zkcli(zk, "whoami")
+    assert whoami.code == 0 and payload(whoami) == ["Auth scheme: User", "ip: 127.0.0.1"]
