@@ -21,7 +21,8 @@ from reference.codec.constants import Err, OpCode, Xid
 from reference.codec.errors import DecodeError, FrameTooLarge, UnknownOpcode
 from reference.codec.framing import FrameReader, is_four_letter_word
 from reference.codec.records import (
-    ACL, ClientInfo, ConnectResponse, Create2Response, CreateResponse, ExistsResponse, GetACLResponse,
+    ACL, ClientInfo, ConnectResponse, Create2Response, CreateResponse, ErrorResponse, ExistsResponse,
+    GetACLResponse,
     GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse, GetEphemeralsResponse,
     Id, MultiResponse, ReplyHeader, SetACLResponse, SetDataResponse, Stat, SyncResponse, WatcherEvent,
     WhoAmIResponse,
@@ -426,7 +427,8 @@ class Connection(asyncio.Protocol):
                 if rec.mode not in (0, 1):
                     raise KeeperError(Err.BAD_ARGUMENTS, rec.path)
                 server.watches.add_persistent(rec.path, self, rec.mode)
-                return _encode_reply(ReplyHeader(xid, zxid, 0))
+                # ZooKeeper answers addWatch with an ErrorResponse(0) body, and its Java client reads one.
+                return _encode_reply(ReplyHeader(xid, zxid, 0), ErrorResponse(0))
             if op == OpCode.REMOVE_WATCHES:
                 if not server.watches.remove(rec.path, self, rec.type):
                     raise KeeperError(Err.NO_WATCHER, rec.path)
@@ -442,7 +444,10 @@ class Connection(asyncio.Protocol):
                 n = tree.all_children_number(rec.path, self.auth)
                 return _encode_reply(ReplyHeader(xid, zxid, 0), GetAllChildrenNumberResponse(n))
             if op == OpCode.WHO_AM_I:
-                info = [ClientInfo(s, i) for s, i in self.auth]
+                # ZooKeeper reports the user name, not the stored digest (AuthenticationProvider.getUserName).
+                # Observed order on ZooKeeper 3.8: authenticated ids first, the connection's ip id last.
+                ids = sorted(self.auth, key=lambda a: a[0] == "ip" and a is self.auth[0])
+                info = [ClientInfo(s, i.split(":", 1)[0] if s == "digest" else i) for s, i in ids]
                 return _encode_reply(ReplyHeader(xid, zxid, 0), WhoAmIResponse(info))
             if op == OpCode.MULTI_READ:
                 return _encode_reply(ReplyHeader(xid, zxid, 0), MultiResponse(self._multi_read(rec)))

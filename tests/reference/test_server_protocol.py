@@ -17,7 +17,8 @@ from reference.codec import messages  # noqa: E402
 from reference.codec.constants import Err, EventType, OpCode, Xid  # noqa: E402
 from reference.codec.framing import FrameReader  # noqa: E402
 from reference.codec.records import (  # noqa: E402
-    ACL, AuthPacket, ConnectRequest, CreateRequest, GetDataRequest, Id, SetDataRequest, SetWatches, WatcherEvent,
+    ACL, AddWatchRequest, AuthPacket, ConnectRequest, CreateRequest, GetDataRequest, Id, SetDataRequest, SetWatches,
+    WatcherEvent,
 )
 from tests.servers import ServerProcess, four_letter_word, reference_server  # noqa: E402
 
@@ -195,3 +196,28 @@ def test_a_flooding_client_is_throttled_not_dropped(server):
     xids = [messages.decode_reply(c.frame(), OpCode.SET_DATA)[0].xid for _ in range(n)]
     assert xids == list(range(2, n + 2))
     c.close()
+
+
+def test_add_watch_answers_an_error_response_body_and_stays(server):
+    c, w = Client(server), Client(server)
+    c.connect()
+    w.connect()
+    c.call(1, OpCode.CREATE, CreateRequest("/pw", b"", OPEN, 0))
+    w.sock.sendall(messages.encode_request(1, OpCode.ADD_WATCH, AddWatchRequest("/pw", 1)))
+    payload = w.frame()
+    xid, _zxid, err = struct.unpack_from(">iqi", payload)
+    assert (xid, err, payload[16:]) == (1, 0, b"\0\0\0\0")     # ReplyHeader + ErrorResponse(0)
+    for i in range(2):   # persistent: fires every time, recursive: for descendants too
+        c.call(2 + i, OpCode.CREATE, CreateRequest(f"/pw/c{i}", b"", OPEN, 0))
+        header, event = messages.decode_reply(w.frame(), OpCode.ADD_WATCH)
+        assert header.xid == Xid.NOTIFICATION and event == WatcherEvent(EventType.NODE_CREATED, 3, f"/pw/c{i}")
+
+
+def test_who_am_i_names_the_digest_user(server):
+    c = Client(server)
+    c.connect()
+    header, _ = c.call(Xid.AUTH, OpCode.AUTH, AuthPacket(0, "digest", b"bob:pw"))
+    assert header.err == 0
+    c.sock.sendall(messages.encode_request(2, OpCode.WHO_AM_I))
+    _, who = messages.decode_reply(c.frame(), OpCode.WHO_AM_I)
+    assert [(i.auth_scheme, i.user) for i in who.client_info] == [("digest", "bob"), ("ip", "127.0.0.1")]
