@@ -18,6 +18,7 @@
 """
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import sys
@@ -68,17 +69,35 @@ def netns_problem() -> str | None:
     return None
 
 
+def _accepted(factory: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The options ``factory`` takes: callers pass every backend option (ssh login, docker image, ...) and each
+    backend picks its own, so ``--ssh-port`` does not break ``--backend docker``. None means "not given"."""
+    params = inspect.signature(factory).parameters
+    return {k: v for k, v in options.items() if k in params and v is not None}
+
+
 def make_backend(name: str | None = None, **options: Any) -> Backend:
+    """``options`` may hold options for any backend (``state_dir``; docker: ``image``; ssh: ``username``,
+    ``ssh_key``, ``ssh_port``, ``insecure_accept_host_keys``, ``known_hosts``); each takes the ones it knows."""
     name = name or default_backend_name()
     if name == "netns":
         problem = netns_problem()
         if problem:
             raise BackendUnavailable(problem)
         from harness.backends.netns import NetnsBackend
-        return NetnsBackend(**options)
-    if name in ("docker", "ssh"):
-        raise BackendUnavailable(f"the {name} backend is not implemented yet; on Linux as root use "
-                                 "--backend netns")
+        return NetnsBackend(**_accepted(NetnsBackend, options))
+    if name == "docker":
+        from harness.backends.docker import DockerBackend, DockerUnavailable
+        try:
+            return DockerBackend(**_accepted(DockerBackend, options))
+        except DockerUnavailable as exc:
+            raise BackendUnavailable(str(exc)) from None
+    if name == "ssh":
+        from harness.backends.ssh import SshBackend, SshUnavailable
+        try:
+            return SshBackend(**_accepted(SshBackend, options))
+        except SshUnavailable as exc:
+            raise BackendUnavailable(str(exc)) from None
     raise BackendUnavailable(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
