@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 
-from reference.storage import CorruptStorage
+from reference.storage import CorruptStorage, StorageLocked
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                           snapshot_every=args.snapshot_every, super_digest=args.super_digest)
     try:
         return asyncio.run(serve(config))
-    except CorruptStorage as e:
+    except (CorruptStorage, StorageLocked) as e:
         logging.getLogger("reference").critical("%s", e)
         print(f"error: {e}", file=sys.stderr)
         return 1

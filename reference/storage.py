@@ -5,6 +5,7 @@ Layout of a data directory:
   snapshot.<last zxid, 16 hex>   u32 crc32(body) + body (marshal of Tree.dump()), written to a temp name,
                                  fsync'd and renamed, so a visible snapshot is always complete
   secret                         the session-password secret, created once
+  lock                           flock()ed by the server using the directory
 
 A log is only ever appended to, and the server fsyncs before it acknowledges (many transactions per fsync:
 group commit). On recovery the newest valid snapshot is loaded and the logs replayed after it; the first record
@@ -14,6 +15,7 @@ torn tail, and recovery refuses to guess.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import marshal
 import os
@@ -34,6 +36,10 @@ MAX_RECORD = 64 << 20
 
 class CorruptStorage(RuntimeError):
     """The data directory is damaged in a way a crash cannot explain."""
+
+
+class StorageLocked(RuntimeError):
+    """Another live process holds this data directory."""
 
 
 def encode_record(payload: bytes) -> bytes:
@@ -77,6 +83,13 @@ class Storage:
         self.snapshot_every = snapshot_every
         self._fd: int | None = None
         self._since_snapshot = 0
+        # Two servers appending to one log would interleave records; the kernel drops this lock when we die.
+        self._lock_fd: int | None = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise StorageLocked(f"{self.dir} is in use by another server process") from None
 
     # ---- startup ----
 
@@ -201,6 +214,9 @@ class Storage:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def log_files(self) -> Iterator[Path]:
         return iter(self._files("log"))

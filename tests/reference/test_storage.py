@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reference.acl import OPEN_ACL_UNSAFE
 from reference.codec.constants import OpCode
-from reference.storage import CorruptStorage, Storage, encode_record, read_records
+from reference.storage import CorruptStorage, Storage, StorageLocked, encode_record, read_records
 from reference.tree import Tree
 from reference.txn import Pending, apply, encode, prepare
 
@@ -81,7 +81,9 @@ def test_recovery_after_random_truncation_is_the_written_prefix(tmp_path_factory
     if nxt:
         s2.write_and_sync(encode_record(encode(nxt[0])))
     s2.close()
-    tree3, _ = Storage(d).recover()
+    s3 = Storage(d)
+    tree3, _ = s3.recover()
+    s3.close()
     assert tree3.last_zxid == complete + (1 if nxt else 0)
 
 
@@ -98,9 +100,11 @@ def test_snapshot_then_log_recovers_and_prunes_old_files(tmp_path: Path):
         s.write_and_sync(encode_record(encode(txn)))
         apply(tree, txn)
     s.close()
-    names = sorted(p.name for p in tmp_path.iterdir() if p.name != "secret")
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name not in ("secret", "lock"))
     assert names == [f"log.{13:016x}", f"snapshot.{12:016x}"]
-    recovered, replayed = Storage(tmp_path).recover()
+    s2 = Storage(tmp_path)
+    recovered, replayed = s2.recover()
+    s2.close()
     assert replayed == len(TXNS) - 12
     assert recovered.dump() == DUMPS[-1]
 
@@ -113,7 +117,9 @@ def test_half_written_snapshot_falls_back_to_logs(tmp_path: Path):
     s.close()
     (tmp_path / f"snapshot.{30:016x}").write_bytes(b"\x00\x00\x00\x01garbage")
     (tmp_path / f"snapshot.{31:016x}.tmp").write_bytes(b"partial")
-    recovered, _ = Storage(tmp_path).recover()
+    s2 = Storage(tmp_path)
+    recovered, _ = s2.recover()
+    s2.close()
     assert recovered.dump() == DUMPS[-1]
     assert not (tmp_path / f"snapshot.{31:016x}.tmp").exists()
 
@@ -131,10 +137,24 @@ def test_damage_before_the_last_log_is_refused(tmp_path: Path):
     data = bytearray(first.read_bytes())
     data[10] ^= 0xFF
     first.write_bytes(bytes(data))
+    s2 = Storage(tmp_path)
     with pytest.raises(CorruptStorage):
-        Storage(tmp_path).recover()
+        s2.recover()
+    s2.close()
 
 
 def test_secret_is_stable(tmp_path: Path):
-    assert Storage(tmp_path).secret() == Storage(tmp_path).secret()
-    assert len(Storage(tmp_path).secret()) == 32
+    secrets = []
+    for _ in range(2):
+        s = Storage(tmp_path)
+        secrets.append(s.secret())
+        s.close()
+    assert secrets[0] == secrets[1] and len(secrets[0]) == 32
+
+
+def test_a_data_dir_serves_one_server_at_a_time(tmp_path: Path):
+    first = Storage(tmp_path)
+    with pytest.raises(StorageLocked):
+        Storage(tmp_path)
+    first.close()
+    Storage(tmp_path).close()
