@@ -33,8 +33,9 @@ def backend(tmp_path_factory):
         backend.destroy()
 
 
-def test_unknown_and_unimplemented_backends_say_what_to_use():
-    with pytest.raises(BackendUnavailable, match="netns"):
+def test_unknown_and_unreachable_backends_say_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    with pytest.raises(BackendUnavailable, match="dockerd"):
         make_backend("docker")
     with pytest.raises(BackendUnavailable, match="unknown backend"):
         make_backend("vmware")
