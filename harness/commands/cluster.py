@@ -30,6 +30,16 @@ def register(subparsers: Any) -> None:
         p.add_argument("--state-dir", default=None,
                        help="where runs are recorded (default $ZKJEPSEN_STATE_DIR or /var/tmp/zkjepsen)")
 
+    def login(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--nodes", default=None, help="ssh backend: the hosts, comma-separated (required there)")
+        p.add_argument("--username", default=None, help="ssh backend: login name (default: yours)")
+        p.add_argument("--ssh-key", default=None, help="ssh backend: private key file")
+        p.add_argument("--ssh-port", type=int, default=None, help="ssh backend: port (default 22)")
+        p.add_argument("--insecure-accept-host-keys", action="store_true",
+                       help="ssh backend: accept unknown host keys instead of checking known_hosts")
+        p.add_argument("--known-hosts", default=None, help="ssh backend: known hosts file")
+        p.add_argument("--docker-image", default=None, help="docker backend: node image")
+
     up = actions.add_parser("up", help="create nodes, start the DB, print the connect string")
     common(up)
     up.add_argument("--db", default="zookeeper",
@@ -38,6 +48,7 @@ def register(subparsers: Any) -> None:
     up.add_argument("--zookeeper-tarball", default=None, help="Apache ZooKeeper -bin tarball instead of the "
                                                               "Debian package")
     up.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for every node")
+    login(up)
     up.set_defaults(func=cmd_up)
 
     down = actions.add_parser("down", help="remove clusters and leftovers of crashed runs")
@@ -57,21 +68,44 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _netns_only(args: argparse.Namespace) -> str | None:
-    if args.backend != "netns":
-        return f"the {args.backend} backend is not implemented yet; on Linux as root use --backend netns"
-    return netns_problem()
+def _runs_module(args: argparse.Namespace) -> Any:
+    """The backend module whose ``find_runs``/``remove_run`` handle this backend's recorded runs; raises
+    BackendUnavailable when it cannot work here."""
+    if args.backend == "netns":
+        problem = netns_problem()
+        if problem:
+            raise BackendUnavailable(problem)
+        from harness.backends import netns
+        return netns
+    if args.backend == "docker":
+        from harness.backends import docker
+        return docker
+    from harness.backends import ssh
+    return ssh
+
+
+def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"state_dir": args.state_dir, "username": args.username, "ssh_key": args.ssh_key,
+            "ssh_port": args.ssh_port, "insecure_accept_host_keys": args.insecure_accept_host_keys or None,
+            "known_hosts": args.known_hosts, "image": args.docker_image}
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     if args.node_count < 1:
         return _fail("--node-count must be at least 1", EXIT_BAD_ARGS)
+    if args.backend == "ssh":
+        nodes = [n.strip() for n in (args.nodes or "").split(",") if n.strip()]
+        if not nodes:
+            return _fail("the ssh backend needs the hosts: --nodes host1,host2,...", EXIT_BAD_ARGS)
+    elif args.nodes:
+        return _fail("--nodes is for --backend ssh; use --node-count", EXIT_BAD_ARGS)
+    else:
+        nodes = [f"n{i}" for i in range(1, args.node_count + 1)]
     try:
         db = resolve_db(args.db, zookeeper_tarball=args.zookeeper_tarball)
-        backend = make_backend(args.backend, state_dir=args.state_dir)
+        backend = make_backend(args.backend, **_backend_options(args))
     except (DBNotFound, BackendUnavailable, FileNotFoundError) as exc:
         return _fail(str(exc), EXIT_BAD_ARGS)
-    nodes = [f"n{i}" for i in range(1, args.node_count + 1)]
     # SIGTERM unwinds like Ctrl-C, so the finally below removes a half-made cluster.
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     detached = False
@@ -88,12 +122,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         run_id = backend.run_id
         print(f"cluster {run_id} up: {db.name} {db.version(cluster)} on {len(nodes)} node(s), backend {backend.name}")
         for node in nodes:
-            print(f"  {node}  {backend.address(node)}  (ip netns exec zkj-{run_id}-{node} ...)")
+            hint = backend.shell_hint(node) if hasattr(backend, "shell_hint") else \
+                f"ip netns exec zkj-{run_id}-{node} ..."
+            print(f"  {node}  {backend.address(node)}  ({hint})")
         leader = db.leader(cluster)
         if leader:
             print(f"leader: {leader}")
         print(f"connect: {connect}")
         print(f"remove with: harness cluster down {run_id}"
+              + (f" --backend {args.backend}" if args.backend != "netns" else "")
               + (f" --state-dir {args.state_dir}" if args.state_dir else ""))
         return 0
     except Exception as exc:
@@ -113,13 +150,14 @@ def _describe_owner(run: Any) -> str:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    problem = _netns_only(args)
-    if problem:
-        return _fail(problem, EXIT_BAD_ARGS)
-    from harness.backends.netns import find_runs, remove_run, state_dir_default
+    try:
+        module = _runs_module(args)
+    except BackendUnavailable as exc:
+        return _fail(str(exc), EXIT_BAD_ARGS)
+    from harness.backends.netns import state_dir_default
 
     problems: list[str] = []
-    runs = find_runs(args.state_dir, problems)
+    runs = module.find_runs(args.state_dir, problems)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if args.run_ids:
@@ -135,7 +173,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             print(f"{run.run_id}: skipped, {_describe_owner(run)} (use --force to remove it anyway)")
             continue
         try:
-            remove_run(run)
+            module.remove_run(run)
             print(f"{run.run_id}: removed ({_describe_owner(run)}, nodes {' '.join(run.nodes)})")
         except Exception as exc:
             print(f"{run.run_id}: {exc}", file=sys.stderr)
@@ -146,17 +184,18 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    problem = _netns_only(args)
-    if problem:
-        return _fail(problem, EXIT_BAD_ARGS)
-    from harness.backends.netns import find_runs
-
+    try:
+        module = _runs_module(args)
+    except BackendUnavailable as exc:
+        return _fail(str(exc), EXIT_BAD_ARGS)
     problems: list[str] = []
-    runs = find_runs(args.state_dir, problems)
+    runs = module.find_runs(args.state_dir, problems)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if not runs:
         print("no runs")
+    if args.backend != "netns":
+        return _status_other(args, runs)
     for run in runs:
         present = run.existing_namespaces()
         print(f"{run.run_id}  {_describe_owner(run)}  subnet {run.subnet}  "
@@ -164,6 +203,33 @@ def cmd_status(args: argparse.Namespace) -> int:
               + (f"  db {run.notes['db']}" if "db" in run.notes else ""))
         for node, ip in run.nodes.items():
             print(f"  {node}  {ip}  {'up' if run.namespace(node) in present else 'missing'}")
+        if "connect" in run.notes:
+            print(f"  connect: {run.notes['connect']}")
+    return 0
+
+
+def _status_other(args: argparse.Namespace, runs: list[Any]) -> int:
+    """docker: which of the recorded containers and network exist; ssh: the recorded hosts."""
+    client = None
+    if args.backend == "docker" and runs:
+        from harness.backends.docker import DockerUnavailable, connect
+        try:
+            client = connect()
+        except DockerUnavailable as exc:
+            return _fail(str(exc), EXIT_BAD_ARGS)
+    for run in runs:
+        line = f"{run.run_id}  {_describe_owner(run)}"
+        present: list[str] = []
+        if client is not None:
+            present, network = run.existing(client)
+            line += f"  subnet {run.subnet}  image {run.image}  containers {len(present)}/{len(run.nodes)}  " \
+                    f"network {'up' if network else 'missing'}"
+        else:
+            line += f"  login {run.login.get('username')}@:{run.login.get('port')}"
+        print(line + (f"  db {run.notes['db']}" if "db" in run.notes else ""))
+        for node, ip in run.nodes.items():
+            state = ("up" if run.container(node) in present else "missing") if client is not None else "host"
+            print(f"  {node}  {ip}  {state}")
         if "connect" in run.notes:
             print(f"  connect: {run.notes['connect']}")
     return 0

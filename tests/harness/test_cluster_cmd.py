@@ -119,7 +119,7 @@ def test_bad_arguments_get_a_message_and_exit_code_254(state_dir):
     for args, message in [
         (["up", "--node-count", "0"], "--node-count must be at least 1"),
         (["up", "--db", "nosuchdb"], "unknown DB 'nosuchdb'"),
-        (["up", "--backend", "docker"], "not implemented yet"),
+        (["up", "--backend", "ssh"], "the ssh backend needs the hosts: --nodes"),
         (["down", "abcdef"], "no such run(s) abcdef"),
     ]:
         result = harness("cluster", *args, "--state-dir", state_dir)
