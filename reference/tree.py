@@ -20,7 +20,7 @@ Stat = tuple[int, int, int, int, int, int, int, int, int, int, int]
 the field order of the jute Stat record."""
 
 
-def _int32(v: int) -> int:
+def int32(v: int) -> int:
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v & 0x80000000 else v
 
@@ -90,7 +90,7 @@ class Znode:
         num = len(self.children)
         owner = 0 if self.ephemeral_owner == CONTAINER_OWNER else self.ephemeral_owner
         # Visible cversion = creates + deletes = internal*2 - numChildren (DataNode.copyStat).
-        return (self.czxid, self.mzxid, self.ctime, self.mtime, self.version, _int32(self.seq * 2 - num),
+        return (self.czxid, self.mzxid, self.ctime, self.mtime, self.version, int32(self.seq * 2 - num),
                 self.aversion, owner, len(self.data) if self.data is not None else 0, num, self.pzxid)
 
 
@@ -175,7 +175,7 @@ class Tree:
         node = Znode(data, acl, zxid, zxid, time, time, 0, 0, owner, zxid)
         self.nodes[path] = node
         parent.children[path.rsplit("/", 1)[1]] = None
-        parent.seq = _int32(parent.seq + 1)
+        parent.seq = int32(parent.seq + 1)
         parent.pzxid = zxid
         if owner == CONTAINER_OWNER:
             self.containers[path] = None
@@ -201,7 +201,7 @@ class Tree:
     def set_data(self, path: str, data: bytes | None, zxid: int, time: int) -> Znode:
         node = self.nodes[path]
         node.data = data
-        node.version = _int32(node.version + 1)
+        node.version = int32(node.version + 1)
         node.mzxid = zxid
         node.mtime = time
         return node
@@ -209,7 +209,7 @@ class Tree:
     def set_acl(self, path: str, acl: tuple[ACL, ...]) -> Znode:
         node = self.nodes[path]
         node.acl = acl
-        node.aversion = _int32(node.aversion + 1)
+        node.aversion = int32(node.aversion + 1)
         return node
 
     # ---- snapshot form (plain tuples, see storage.py) ----

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from reference.acl import ACL, AuthId, KeeperError, check, fixup_acl
 from reference.codec.constants import CreateFlag, Err, EventType, OpCode, Perm
-from reference.tree import CONTAINER_OWNER, SPECIAL_PATHS, Stat, Tree, _int32, parent_of, validate_path
+from reference.tree import CONTAINER_OWNER, SPECIAL_PATHS, Tree, int32, parent_of, validate_path
 
 # Transaction kinds (reuse ZooKeeper's opcodes where one exists).
 CREATE = int(OpCode.CREATE)
@@ -193,7 +193,7 @@ def _prep_create(ov: Overlay, op: int, req: tuple, session: int, auth: tuple[Aut
     owner = session if flags in (CreateFlag.EPHEMERAL, CreateFlag.EPHEMERAL_SEQUENTIAL) else (
         CONTAINER_OWNER if container else 0)
     p = ov.mutable(parent_path)
-    p.seq = _int32(p.seq + 1)
+    p.seq = int32(p.seq + 1)
     p.num_children += 1
     ov.records[path] = Rec(0, 0, 0, 0, owner, fixed)
     return CREATE, (path, data, fixed, owner)   # null data stays null, as in ZooKeeper
@@ -225,7 +225,7 @@ def _prep_set_data(ov: Overlay, req: tuple, auth: tuple[AuthId, ...]) -> tuple[i
     node = ov.must(path)
     check(node.acl, Perm.WRITE, auth, path)
     _check_version(node.version, version, path)
-    ov.mutable(path).version = _int32(node.version + 1)
+    ov.mutable(path).version = int32(node.version + 1)
     return SET_DATA, (path, data)
 
 
@@ -237,7 +237,7 @@ def _prep_set_acl(ov: Overlay, req: tuple, auth: tuple[AuthId, ...]) -> tuple[in
     check(node.acl, Perm.ADMIN, auth, path)
     _check_version(node.aversion, version, path)
     rec = ov.mutable(path)
-    rec.aversion = _int32(node.aversion + 1)
+    rec.aversion = int32(node.aversion + 1)
     rec.acl = fixed
     return SET_ACL, (path, fixed)
 

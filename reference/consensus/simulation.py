@@ -452,7 +452,17 @@ class Cluster:
             self.restart(i)
         et = self.config.election_ticks
         bound = 20 * et + 10 * self.faults.max_delay
-        leader = self._await(bound, self._stable_leader, "no stable leader after the network healed")
+        # Stable = the same leader, followed by all, for two election timeouts (a leader elected just before the
+        # heal may still step down once, for having been cut off from its majority).
+        streak: list = [None, 0]
+
+        def stable() -> Node | None:
+            ld = self._stable_leader()
+            key = (ld.id, ld.term) if ld else None
+            streak[:] = [key, streak[1] + 1 if key is not None and key == streak[0] else 0]
+            return ld if streak[1] >= 2 * et else None
+
+        leader = self._await(bound, stable, "no stable leader after the network healed")
         term = leader.term
         indices = []
         for k in range(proposals):

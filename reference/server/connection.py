@@ -17,7 +17,7 @@ from reference import acl as aclmod
 from reference import txn as txnmod
 from reference.acl import KeeperError
 from reference.codec import messages
-from reference.codec.constants import Err, OpCode, Xid
+from reference.codec.constants import Err, KeeperState, OpCode, Xid
 from reference.codec.errors import DecodeError, FrameTooLarge, UnknownOpcode
 from reference.codec.framing import FrameReader, is_four_letter_word
 from reference.codec.records import (
@@ -421,7 +421,7 @@ class Connection(asyncio.Protocol):
                 due = server.watches.set_watches(tree, rec.relative_zxid, self, rec.data_watches,
                                                  rec.exist_watches, rec.child_watches, persistent, recursive)
                 for event_type, path in due:
-                    self.send(messages.encode_notification(WatcherEvent(event_type, 3, path)))
+                    self.send(messages.encode_notification(WatcherEvent(event_type, KeeperState.SYNC_CONNECTED, path)))
                 return _encode_reply(ReplyHeader(Xid.SET_WATCHES, zxid, 0))
             if op == OpCode.ADD_WATCH:
                 if rec.mode not in (0, 1):

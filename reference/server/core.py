@@ -14,10 +14,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from reference import txn as txnmod
-from reference.codec.constants import OpCode
+from reference.codec.constants import KeeperState, OpCode
+from reference.codec.messages import encode_notification
+from reference.codec.records import WatcherEvent
 from reference.sessions import SessionTracker
 from reference.storage import Storage, encode_record
 from reference.tree import CONTAINER_OWNER
@@ -28,10 +30,6 @@ log = logging.getLogger("reference.server")
 VERSION = "3.8.0-zkjepsen-reference, built on 1970-01-01 00:00 UTC"
 
 Waiter = Callable[[txnmod.Txn | None, Any], None]
-
-
-class Watcher(Protocol):
-    def notify_many(self, frames: list[bytes]) -> None: ...
 
 
 @dataclass
@@ -174,12 +172,10 @@ class Server:
             self._snapshot()
 
     def _fire(self, triggers: list[tuple[int, str]]) -> None:
-        from reference.codec.messages import encode_notification
-        from reference.codec.records import WatcherEvent
         for event_type, path in triggers:
             fired = self.watches.trigger(event_type, path)
             if fired:
-                frame = encode_notification(WatcherEvent(event_type, 3, path))
+                frame = encode_notification(WatcherEvent(event_type, KeeperState.SYNC_CONNECTED, path))
                 for conn, _ev in fired:
                     conn.notify(frame)
 
