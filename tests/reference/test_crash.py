@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -156,3 +157,38 @@ def test_torn_log_tail_is_dropped_and_writing_continues(server):
     c = client(server)
     assert c.get("/after")[0] == b"ok"
     c.stop()
+
+
+def test_kill_9_under_write_load_loses_no_acknowledged_write(server):
+    c = client(server)
+    c.create("/load")
+    acked: list[str] = []
+    lock = threading.Lock()
+
+    def on_done(result) -> None:
+        try:
+            path = result.get_nowait()
+        except Exception:   # connection loss once the server is gone: outcome unknown, not counted
+            return
+        with lock:
+            acked.append(path)
+
+    i = 0
+    while True:
+        with lock:
+            if len(acked) >= 300:
+                break
+        c.create_async(f"/load/n{i}", b"v").rawlink(on_done)
+        i += 1
+        if i % 50 == 0:
+            time.sleep(0.01)    # keep a few hundred writes in flight, not an unbounded queue
+    server.kill()               # writes still in flight: some acknowledged, some unknown
+    with lock:
+        survivors = list(acked)
+    c.stop()
+    server.start()
+    c2 = client(server)
+    present = set(c2.get_children("/load"))
+    missing = [p for p in survivors if p.rsplit("/", 1)[1] not in present]
+    assert missing == []
+    c2.stop()
