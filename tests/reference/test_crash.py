@@ -192,3 +192,17 @@ def test_kill_9_under_write_load_loses_no_acknowledged_write(server):
     missing = [p for p in survivors if p.rsplit("/", 1)[1] not in present]
     assert missing == []
     c2.stop()
+
+
+def test_sigterm_is_a_clean_shutdown(server):
+    c = client(server)
+    c.create("/clean", b"1")
+    c.stop()
+    proc = server.proc
+    server.stop()                   # SIGTERM
+    assert proc is not None and proc.returncode == 0
+    assert "stopped at zxid" in server.log_path.read_text()
+    server.start()
+    c = client(server)
+    assert c.get("/clean")[0] == b"1"
+    c.stop()
