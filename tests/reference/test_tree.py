@@ -303,3 +303,11 @@ def test_get_acl_hides_digests_without_admin():
     db.create("/r", acl=[(1, "world", "anyone"), (31, "digest", alice[1])])
     assert db.tree.get_acl("/r", ())[0] == ((1, "world", "anyone"), (31, "digest", "alice:x"))
     assert db.tree.get_acl("/r", (alice,))[0] == ((1, "world", "anyone"), (31, "digest", alice[1]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["/", ".", "a", "\x00", "\x1e", "\x7f", "é", "\ud7ff", "\uf8ff", "\uf900",
+                                         "\ufff0", "\U0001f600"]), max_size=8))
+def test_fast_path_check_agrees_with_the_exact_rules(path):
+    from reference.tree import exact_path_error
+    assert (path_error(path) is None) == (exact_path_error(path) is None)
