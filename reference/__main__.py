@@ -16,6 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="client port")
     p.add_argument("--data-dir", help="directory for the write-ahead log and snapshots")
     p.add_argument("--tick-ms", type=int, default=2000, help="tick in ms; sessions get [2, 20] ticks (default 2000)")
+    p.add_argument("--min-session-timeout-ms", type=int, help="lower bound of negotiated timeouts (default 2 ticks)")
+    p.add_argument("--max-session-timeout-ms", type=int, help="upper bound of negotiated timeouts (default 20 ticks)")
     p.add_argument("--snapshot-every", type=int, default=100_000, metavar="N",
                    help="take a snapshot and start a new log every N transactions (default 100000)")
     p.add_argument("--log-file", help="write the server log here instead of stderr")
@@ -43,11 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.tick_ms <= 0 or args.snapshot_every <= 0:
         print("error: --tick-ms and --snapshot-every must be positive", file=sys.stderr)
         return 2
+    lo, hi = args.min_session_timeout_ms, args.max_session_timeout_ms
+    if (lo is not None and lo <= 0) or (hi is not None and hi <= 0) or (lo is not None and hi is not None and lo > hi):
+        print("error: session timeout bounds must be positive and min <= max", file=sys.stderr)
+        return 2
     logging.basicConfig(filename=args.log_file, level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from reference.server import ServerConfig, serve
     config = ServerConfig(host=args.host, port=args.port, data_dir=args.data_dir, tick_ms=args.tick_ms,
-                          snapshot_every=args.snapshot_every, super_digest=args.super_digest)
+                          snapshot_every=args.snapshot_every, super_digest=args.super_digest,
+                          min_session_timeout_ms=lo, max_session_timeout_ms=hi)
     try:
         return asyncio.run(serve(config))
     except (CorruptStorage, StorageLocked) as e:
