@@ -20,71 +20,99 @@ PERSISTENT = 0
 PERSISTENT_RECURSIVE = 1
 
 
+_DATA, _CHILD, _PERSISTENT, _RECURSIVE = 0, 1, 2, 3
+# removeWatches/checkWatches WatcherType -> tables: 1 children, 2 data, 3 any, 4 persistent, 5 recursive
+_KIND_TABLES = {1: (_CHILD,), 2: (_DATA,), 3: (_CHILD, _DATA, _PERSISTENT, _RECURSIVE), 4: (_PERSISTENT,),
+                5: (_RECURSIVE,)}
+
+
 class WatchRegistry:
     def __init__(self) -> None:
         self.data: dict[str, set[Hashable]] = {}        # getData and exists watches (ZooKeeper's dataWatches)
         self.child: dict[str, set[Hashable]] = {}
         self.persistent: dict[str, set[Hashable]] = {}
         self.recursive: dict[str, set[Hashable]] = {}
+        self._tables = (self.data, self.child, self.persistent, self.recursive)
+        # what each watcher holds, so a disconnect costs its own watches, not everyone's
+        self._owned: dict[Hashable, set[tuple[int, str]]] = {}
 
-    @staticmethod
-    def _add(table: dict[str, set[Hashable]], path: str, watcher: Hashable) -> None:
+    def _add(self, idx: int, path: str, watcher: Hashable) -> None:
+        table = self._tables[idx]
         s = table.get(path)
         if s is None:
             table[path] = {watcher}
         else:
             s.add(watcher)
+        owned = self._owned.get(watcher)
+        if owned is None:
+            self._owned[watcher] = {(idx, path)}
+        else:
+            owned.add((idx, path))
 
     def add_data(self, path: str, watcher: Hashable) -> None:
-        self._add(self.data, path, watcher)
+        self._add(_DATA, path, watcher)
 
     def add_child(self, path: str, watcher: Hashable) -> None:
-        self._add(self.child, path, watcher)
+        self._add(_CHILD, path, watcher)
 
     def add_persistent(self, path: str, watcher: Hashable, mode: int) -> None:
-        self._add(self.recursive if mode == PERSISTENT_RECURSIVE else self.persistent, path, watcher)
+        self._add(_RECURSIVE if mode == PERSISTENT_RECURSIVE else _PERSISTENT, path, watcher)
+
+    def _drop(self, idx: int, path: str, watcher: Hashable) -> bool:
+        table = self._tables[idx]
+        s = table.get(path)
+        if s is None or watcher not in s:
+            return False
+        s.discard(watcher)
+        if not s:
+            del table[path]
+        owned = self._owned.get(watcher)
+        if owned is not None:
+            owned.discard((idx, path))
+            if not owned:
+                del self._owned[watcher]
+        return True
 
     def remove_watcher(self, watcher: Hashable) -> None:
         """Drop everything a closed connection held."""
-        for table in (self.data, self.child, self.persistent, self.recursive):
-            empty = []
-            for path, s in table.items():
-                s.discard(watcher)
-                if not s:
-                    empty.append(path)
-            for path in empty:
-                del table[path]
-
-    def remove(self, path: str, watcher: Hashable, kind: int) -> bool:
-        """removeWatches: kind 1 children, 2 data, 3 any, 4 persistent, 5 recursive. True if one was removed."""
-        tables = {1: (self.child,), 2: (self.data,), 3: (self.child, self.data, self.persistent, self.recursive),
-                  4: (self.persistent,), 5: (self.recursive,)}.get(kind, ())
-        removed = False
-        for table in tables:
+        for idx, path in self._owned.pop(watcher, ()):
+            table = self._tables[idx]
             s = table.get(path)
-            if s is not None and watcher in s:
+            if s is not None:
                 s.discard(watcher)
                 if not s:
                     del table[path]
-                removed = True
+
+    def remove(self, path: str, watcher: Hashable, kind: int) -> bool:
+        """removeWatches: True if a watch of that kind was removed."""
+        removed = False
+        for idx in _KIND_TABLES.get(kind, ()):
+            removed = self._drop(idx, path, watcher) or removed
         return removed
 
+    def _pop_one_shot(self, idx: int, path: str, fired: dict[Hashable, None]) -> None:
+        s = self._tables[idx].pop(path, None)
+        if s:
+            owned = self._owned
+            key = (idx, path)
+            for w in s:
+                fired[w] = None
+                o = owned.get(w)
+                if o is not None:
+                    o.discard(key)
+                    if not o:
+                        del owned[w]
+
     def has(self, path: str, watcher: Hashable, kind: int) -> bool:
-        tables = {1: (self.child,), 2: (self.data,), 3: (self.child, self.data, self.persistent, self.recursive),
-                  4: (self.persistent,), 5: (self.recursive,)}.get(kind, ())
-        return any(watcher in table.get(path, ()) for table in tables)
+        return any(watcher in self._tables[idx].get(path, ()) for idx in _KIND_TABLES.get(kind, ()))
 
     def trigger(self, event_type: int, path: str) -> list[tuple[Hashable, Event]]:
         """Remove the one-shot watches this change fires and return (watcher, event) pairs to deliver."""
         fired: dict[Hashable, None] = {}
-        if event_type in (_CREATED, _CHANGED, _DELETED):
-            s = self.data.pop(path, None)
-            if s:
-                fired.update(dict.fromkeys(s))
-        if event_type in (_CHILDREN, _DELETED):
-            s = self.child.pop(path, None)
-            if s:
-                fired.update(dict.fromkeys(s))
+        if event_type in (_CREATED, _CHANGED, _DELETED) and path in self.data:
+            self._pop_one_shot(_DATA, path, fired)
+        if event_type in (_CHILDREN, _DELETED) and path in self.child:
+            self._pop_one_shot(_CHILD, path, fired)
         if self.persistent:
             s = self.persistent.get(path)
             if s:

@@ -1,6 +1,9 @@
 """Session table decisions with time passed in, and the watch registry's firing rules."""
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from reference.codec.constants import EventType
 from reference.sessions import SessionTracker
 from reference.tree import Tree
@@ -92,3 +95,64 @@ def test_set_watches_fires_for_changes_after_relative_zxid():
     due = w.set_watches(t, 6, "c", data=["/a", "/b", "/gone"], exist=["/a", "/new"], child=["/a", "/"])
     assert sorted(due) == sorted([(CHANGED, "/b"), (DELETED, "/gone"), (CREATED, "/a"), (CHILDREN, "/")])
     assert w.data == {"/a": {"c"}, "/new": {"c"}} and w.child == {"/a": {"c"}}
+
+
+watch_ops = st.lists(st.one_of(
+    st.tuples(st.sampled_from(["data", "child", "persistent", "recursive"]), st.sampled_from(["/a", "/a/b", "/"]),
+              st.sampled_from(["w1", "w2"])),
+    st.tuples(st.just("fire"), st.sampled_from([CREATED, DELETED, CHANGED, CHILDREN]),
+              st.sampled_from(["/a", "/a/b", "/"])),
+    st.tuples(st.just("drop"), st.sampled_from(["w1", "w2"])),
+    st.tuples(st.just("remove"), st.sampled_from(["/a", "/a/b"]), st.sampled_from(["w1", "w2"]), st.integers(1, 5)),
+), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(watch_ops)
+def test_registry_matches_a_naive_model(ops):
+    reg = WatchRegistry()
+    model: set[tuple[str, str, str]] = set()     # (kind, path, watcher)
+    kinds_for = {1: {"child"}, 2: {"data"}, 3: {"child", "data", "persistent", "recursive"}, 4: {"persistent"},
+                 5: {"recursive"}}
+    for op in ops:
+        if op[0] in ("data", "child", "persistent", "recursive"):
+            kind, path, w = op
+            if kind == "data":
+                reg.add_data(path, w)
+            elif kind == "child":
+                reg.add_child(path, w)
+            else:
+                reg.add_persistent(path, w, PERSISTENT_RECURSIVE if kind == "recursive" else PERSISTENT)
+            model.add(op)
+        elif op[0] == "fire":
+            _, etype, path = op
+            expected = set()
+            for kind, p, w in list(model):
+                hit = ((kind == "data" and p == path and etype in (CREATED, CHANGED, DELETED))
+                       or (kind == "child" and p == path and etype in (CHILDREN, DELETED))
+                       or (kind == "persistent" and p == path)
+                       or (kind == "recursive" and etype != CHILDREN
+                           and (p == "/" or path == p or path.startswith(p + "/"))))
+                if hit:
+                    expected.add(w)
+                    if kind in ("data", "child"):
+                        model.discard((kind, p, w))
+            fired = reg.trigger(etype, path)
+            assert len(fired) == len({w for w, _ in fired})          # one event per watcher
+            assert {w for w, _ in fired} == expected
+        elif op[0] == "drop":
+            reg.remove_watcher(op[1])
+            model = {m for m in model if m[2] != op[1]}
+        else:
+            _, path, w, kind = op
+            want = any(m[1] == path and m[2] == w and m[0] in kinds_for[kind] for m in model)
+            assert reg.remove(path, w, kind) == want
+            model = {m for m in model if not (m[1] == path and m[2] == w and m[0] in kinds_for[kind])}
+    tables = {"data": reg.data, "child": reg.child, "persistent": reg.persistent, "recursive": reg.recursive}
+    assert {(k, p, w) for k, t in tables.items() for p, ws in t.items() for w in ws} == model
+    assert all(ws for t in tables.values() for ws in t.values())      # no empty sets left behind
+    index = {"data": 0, "child": 1, "persistent": 2, "recursive": 3}
+    owned: dict[str, set] = {}
+    for k, p, w in model:
+        owned.setdefault(w, set()).add((index[k], p))
+    assert reg._owned == owned       # the per-watcher index never drifts from the tables
