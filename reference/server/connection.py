@@ -282,7 +282,8 @@ class Connection(asyncio.Protocol):
             header, rec = messages.decode_request(payload)
         except UnknownOpcode as e:
             log.warning("closing %s:%d: unknown opcode %d", *self.peer, e.opcode)
-            self._reply_now(_encode_reply(ReplyHeader(e.xid, server.tree.last_zxid, Err.UNIMPLEMENTED)))
+            # Observed on ZooKeeper 3.8: {xid, zxid -1, UNIMPLEMENTED}, then the connection closes (notes T2).
+            self._reply_now(_encode_reply(ReplyHeader(e.xid, -1, Err.UNIMPLEMENTED)))
             self.close()
             return
         except DecodeError as e:

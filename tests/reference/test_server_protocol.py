@@ -69,7 +69,7 @@ def test_unknown_opcode_gets_unimplemented_then_close(server):
     c.connect()
     c.sock.sendall(struct.pack(">iii", 8, 7, 9999))
     header, _ = messages.decode_reply(c.frame(), OpCode.PING)
-    assert (header.xid, header.err) == (7, Err.UNIMPLEMENTED)
+    assert (header.xid, header.zxid, header.err) == (7, -1, Err.UNIMPLEMENTED)
     assert c.frame() is None
 
 
