@@ -24,7 +24,8 @@ from reference.codec.records import (
     ACL, ClientInfo, ConnectResponse, Create2Response, CreateResponse, ErrorResponse, ExistsResponse,
     GetACLResponse,
     GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse, GetEphemeralsResponse,
-    Id, MultiResponse, ReplyHeader, SetACLResponse, SetDataResponse, Stat, SyncResponse, WatcherEvent,
+    Id, MultiResponse, ReplyHeader, SetACLResponse, SetDataResponse, SetSASLResponse, Stat, SyncResponse,
+    WatcherEvent,
     WhoAmIResponse,
 )
 from reference.server import fourletter
@@ -452,6 +453,9 @@ class Connection(asyncio.Protocol):
                 return _encode_reply(ReplyHeader(xid, zxid, 0), WhoAmIResponse(info))
             if op == OpCode.MULTI_READ:
                 return _encode_reply(ReplyHeader(xid, zxid, 0), MultiResponse(self._multi_read(rec)))
+            if op == OpCode.SASL:
+                # Without SASL configured ZooKeeper 3.8 answers {xid, zxid 0, ok} with a null token (observed).
+                return _encode_reply(ReplyHeader(xid, 0, 0), SetSASLResponse(None))
             raise KeeperError(Err.UNIMPLEMENTED)
         except KeeperError as e:
             return _encode_reply(ReplyHeader(xid, zxid, e.err))
