@@ -21,12 +21,10 @@ from reference.codec.constants import Err, KeeperState, OpCode, Xid
 from reference.codec.errors import DecodeError, FrameTooLarge, UnknownOpcode
 from reference.codec.framing import FrameReader, is_four_letter_word
 from reference.codec.records import (
-    ACL, ClientInfo, ConnectResponse, Create2Response, CreateResponse, ErrorResponse, ExistsResponse,
-    GetACLResponse,
+    ACL, ClientInfo, ConnectResponse, Create2Response, CreateResponse, ErrorResponse, ExistsResponse, GetACLResponse,
     GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse, GetEphemeralsResponse,
     Id, MultiResponse, ReplyHeader, SetACLResponse, SetDataResponse, SetSASLResponse, Stat, SyncResponse,
-    WatcherEvent,
-    WhoAmIResponse,
+    WatcherEvent, WhoAmIResponse,
 )
 from reference.server import fourletter
 from reference.server.core import Server
