@@ -127,6 +127,21 @@ class Pending(_View):
         self.records.clear()
         self.touched.clear()
 
+    def observe(self, txn: Txn) -> None:
+        """Record the effect of an already-ordered transaction without re-validating it (for example, entries a
+        new leader finds in its log but has not applied yet), so later writes are validated after it."""
+        ov = Overlay(self)
+        kind, body = txn.kind, txn.body
+        if kind == MULTI:
+            for sub_kind, sub_body in body:
+                _observe_one(ov, sub_kind, sub_body)
+        elif kind == CLOSE_SESSION:
+            for p in body[1]:
+                _observe_one(ov, DELETE, (p,))
+        else:
+            _observe_one(ov, kind, body)
+        self.commit(txn.zxid, ov)
+
     def ephemerals_of(self, session: int) -> list[str]:
         paths = dict.fromkeys(self.tree.ephemerals.get(session, ()))
         for p, (_z, rec) in self.records.items():
@@ -154,6 +169,27 @@ class Overlay(_View):
             rec = Rec(base.version, base.aversion, base.seq, base.num_children, base.owner, base.acl)
             self.records[path] = rec
         return rec
+
+
+def _observe_one(ov: Overlay, kind: int, body: tuple) -> None:
+    if kind == CREATE:
+        path, _data, acl, owner = body
+        parent = ov.mutable(parent_of(path))
+        parent.seq = int32(parent.seq + 1)
+        parent.num_children += 1
+        ov.records[path] = Rec(0, 0, 0, 0, owner, acl)
+    elif kind == DELETE:
+        path = body[0]
+        if ov.get(path) is not None:
+            ov.mutable(parent_of(path)).num_children -= 1
+            ov.records[path] = None
+    elif kind == SET_DATA:
+        rec = ov.mutable(body[0])
+        rec.version = int32(rec.version + 1)
+    elif kind == SET_ACL:
+        rec = ov.mutable(body[0])
+        rec.aversion = int32(rec.aversion + 1)
+        rec.acl = body[1]
 
 
 # ---------------------------------------------------------------------------------------------------------------

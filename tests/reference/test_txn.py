@@ -126,3 +126,22 @@ def test_apply_refuses_out_of_order():
     apply(t, Txn(5, 0, 0, ERROR, (Err.NO_NODE,)))
     with pytest.raises(ValueError):
         apply(t, Txn(5, 0, 0, ERROR, (Err.NO_NODE,)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(request_strategy, max_size=25), st.lists(request_strategy, min_size=1, max_size=5))
+def test_observing_ordered_txns_validates_later_writes_the_same(first, later):
+    """A new leader that only *observes* its log's unapplied entries validates new writes exactly like the leader
+    that prepared those entries."""
+    reqs = sessions_txns(first)
+    t_leader, t_new = Tree(), Tree()
+    p_leader, p_new = Pending(t_leader), Pending(t_new)
+    ordered = [prepare(p_leader, z, 5000, sid, (), op, req) for z, (op, req, sid) in enumerate(reqs, 1)]
+    for txn in ordered:
+        p_new.observe(txn)
+    z = len(ordered)
+    sid = reqs[-1][2]
+    for i, (op, req) in enumerate(later, 1):
+        a = prepare(p_leader, z + i, 6000, sid, (), op, req)
+        b = prepare(p_new, z + i, 6000, sid, (), op, req)
+        assert a == b
