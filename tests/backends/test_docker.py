@@ -1,0 +1,247 @@
+"""The docker backend with a real Docker daemon (started by the fixture when none runs) and the node image
+(built offline with debootstrap the first time, then reused)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from harness.backends.base import BackendUnavailable, make_backend
+from harness.backends.docker import DockerBackend, find_runs
+from harness.images import image_tag, find_mirror, recipe_hash
+from harness.remote import RemoteError
+
+from backend_helpers import REPO, harness
+
+NODES = ["n1", "n2", "n3"]
+CAP_SYS_TIME, CAP_NET_ADMIN = 25, 12
+
+
+# -- quick tier -------------------------------------------------------------------------------------------------
+
+def test_mirror_comes_from_apt_sources_in_either_format(tmp_path):
+    one_line = tmp_path / "sources.list"
+    one_line.write_text("# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian/ bookworm main\n"
+                        "deb http://security.debian.org/debian-security bookworm-security main\n")
+    deb822 = tmp_path / "debian.sources"
+    deb822.write_text("Types: deb\nURIs: http://other.example/debian\nSuites: bookworm\n")
+    assert find_mirror([str(one_line), str(deb822)]) == "http://mirror.example/debian"
+    assert find_mirror([str(deb822)]) == "http://other.example/debian"
+    assert find_mirror([str(tmp_path / "none")]) == "http://deb.debian.org/debian"
+
+
+def test_image_names_and_recipes_differ_with_zookeeper():
+    assert (image_tag(False), image_tag(True)) == ("zkjepsen-node:bookworm", "zkjepsen-node:bookworm-zk")
+    assert recipe_hash(False) != recipe_hash(True)
+
+
+def test_no_daemon_is_a_clear_error(tmp_path):
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}
+    result = harness("image", "build", env=env, timeout=60)
+    assert result.returncode == 254 and "cannot reach the Docker daemon" in result.stderr
+    assert "--iptables=false" in result.stderr
+    probe = "from harness.backends.base import make_backend\nmake_backend('docker')"
+    run = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, **env}, timeout=60)
+    assert "BackendUnavailable" in run.stderr and "dockerd" in run.stderr
+
+
+# -- cluster tier -----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def backend(docker_client, node_image, tmp_path_factory):
+    backend = DockerBackend(state_dir=str(tmp_path_factory.mktemp("state")), image=node_image, client=docker_client)
+    try:
+        backend.create(NODES)
+        yield backend
+    finally:
+        backend.destroy()
+
+
+def host_firewall() -> str:
+    return subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True).stdout
+
+
+@pytest.mark.cluster
+def test_containers_get_net_admin_and_nothing_more(backend, docker_client):
+    for node in NODES:
+        info = docker_client.api.inspect_container(backend.state.container_ids[node])
+        host = info["HostConfig"]
+        assert host["CapAdd"] == ["NET_ADMIN"] and not host["Privileged"]
+        assert info["Config"]["Hostname"] == node
+        caps = int(backend.remote(node).run("grep CapEff /proc/self/status").stdout.split()[1], 16)
+        assert caps & (1 << CAP_NET_ADMIN) and not caps & (1 << CAP_SYS_TIME)
+    clock = backend.remote("n1").run(["date", "-s", "2001-01-01"], check=False)
+    assert not clock.ok and "not permitted" in clock.stderr
+
+
+@pytest.mark.cluster
+def test_nodes_reach_each_other_by_name_and_the_control_machine_reaches_them(backend):
+    import socket
+
+    server = "import socket\ns=socket.socket()\ns.bind(('0.0.0.0',7000))\ns.listen()\n" \
+             "while True:\n c,_=s.accept()\n c.sendall(socket.gethostname().encode())\n c.close()\n"
+    for node in NODES:
+        remote = backend.remote(node)
+        remote.spawn(["python3", "-c", server], log_file=f"{remote.home}/greeter.log",
+                     pid_file=f"{remote.home}/greeter.pid")
+    dial = "import socket,sys\nfor _ in range(100):\n try:\n  print(socket.create_connection((sys.argv[1],7000),2)" \
+           ".recv(64).decode()); break\n except OSError:\n  import time; time.sleep(0.1)\n"
+    assert backend.remote("n1").run(["python3", "-c", dial, "n3"]).stdout == "n3\n"
+    assert backend.remote("n3").run(["python3", "-c", dial, "n2"]).stdout == "n2\n"
+    assert backend.remote("n2").run(["getent", "hosts", "control"]).stdout.split()[0] == backend.control_address
+    with socket.create_connection((backend.address("n2"), 7000), timeout=5) as sock:
+        assert sock.recv(64) == b"n2"
+
+
+@pytest.mark.cluster
+def test_remote_contract_commands_stdin_env_timeouts(backend):
+    remote = backend.remote("n1")
+    assert remote.run(["sh", "-c", "cat; echo \"$X\""], stdin=b"data\n", env={"X": "a b"}).stdout == "data\na b\n"
+    failed = remote.run("echo out; echo err >&2; exit 3", check=False)
+    assert (failed.exit_code, failed.stdout, failed.stderr) == (3, "out\n", "err\n")
+    with pytest.raises(RemoteError, match="timed out after 1s"):
+        remote.run(["sleep", "30"], timeout=1)
+    with pytest.raises(RemoteError, match="exit code 127"):
+        remote.run(["no-such-program"])
+    assert not remote.shares_filesystem and remote.home == "/var/lib/zkjepsen/n1"
+
+
+@pytest.mark.cluster
+def test_upload_and_download_files_and_trees(backend, tmp_path):
+    remote = backend.remote("n2")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_text("alpha")
+    (tree / "sub" / "b.bin").write_bytes(os.urandom(300_000))
+    remote.upload(str(tree), f"{remote.home}/copy")
+    remote.upload(str(tree / "a.txt"), f"{remote.home}/single/renamed.txt")
+    assert remote.run(["cat", f"{remote.home}/copy/a.txt", f"{remote.home}/single/renamed.txt"]).stdout \
+        == "alphaalpha"
+    back = tmp_path / "back"
+    (back / "existing").mkdir(parents=True)
+    remote.download(f"{remote.home}/copy", str(back))
+    assert (back / "sub" / "b.bin").read_bytes() == (tree / "sub" / "b.bin").read_bytes()
+    assert (back / "existing").is_dir()
+    remote.download(f"{remote.home}/single/renamed.txt", str(tmp_path / "one.txt"))
+    assert (tmp_path / "one.txt").read_text() == "alpha"
+    with pytest.raises(RemoteError, match="no such file"):
+        remote.download(f"{remote.home}/nothing-here", str(tmp_path / "x"))
+
+
+@pytest.mark.cluster
+def test_spawned_pid_is_the_server_and_sigkill_really_ends_it(backend):
+    remote = backend.remote("n3")
+    pid = remote.spawn(["sleep", "300"], log_file=f"{remote.home}/s.log", pid_file=f"{remote.home}/s.pid")
+    assert remote.run(["cat", f"/proc/{pid}/comm"]).stdout.strip() == "sleep"
+    assert remote.run(["cat", f"{remote.home}/s.pid"]).stdout.strip() == str(pid)
+    remote.run(["kill", "-STOP", str(pid)])
+    assert remote.run(["sh", "-c", f"sed 's/.*) //' /proc/{pid}/stat | cut -c1"]).stdout.strip() == "T"
+    remote.run(["kill", "-KILL", str(pid)])
+    deadline = time.monotonic() + 10
+    while remote.run(["test", "-e", f"/proc/{pid}"], check=False).ok:  # init reaps it: no zombie stays
+        assert time.monotonic() < deadline, "killed server not reaped"
+        time.sleep(0.05)
+
+
+@pytest.mark.cluster
+def test_partitions_live_in_the_containers_never_the_host(backend):
+    before = host_firewall()
+    net = backend.net()
+    remote = backend.remote("n1")
+    remote.spawn(["python3", "-m", "http.server", "7100"], log_file=f"{remote.home}/http.log",
+                 pid_file=f"{remote.home}/http.pid")
+    probe = "import socket; socket.create_connection(('n1', 7100), 1)"
+    wait = f"import time\nfor _ in range(100):\n try:\n  {probe}; break\n except OSError: time.sleep(0.1)\n"
+    backend.remote("n2").run(["python3", "-c", wait])
+    assert backend.remote("n2").run(["python3", "-c", probe], check=False).ok
+    net.drop("n2", "n1")
+    assert net.rules("n2") == [f"-A ZKJEPSEN -s {backend.address('n1')}/32 -j DROP"]
+    assert not backend.remote("n2").run(["python3", "-c", probe], check=False).ok
+    assert backend.remote("n3").run(["python3", "-c", probe], check=False).ok
+    assert host_firewall() == before
+    net.heal()
+    assert net.rules("n2") == []
+    assert backend.remote("n2").run(["python3", "-c", probe], check=False).ok
+
+
+@pytest.mark.cluster
+def test_destroy_removes_containers_network_and_state(docker_client, node_image, tmp_path):
+    backend = DockerBackend(state_dir=str(tmp_path), image=node_image, client=docker_client)
+    backend.create(["n1"])
+    state = backend.state
+    assert state.existing(docker_client) == ([state.container("n1")], True)
+    backend.destroy()
+    backend.destroy()  # idempotent
+    assert state.existing(docker_client) == ([], False)
+    assert find_runs(str(tmp_path)) == []
+
+
+@pytest.mark.cluster
+def test_cluster_down_removes_what_a_killed_run_left(docker_client, node_image, tmp_path):
+    script = ("import sys, time\nfrom harness.backends.docker import DockerBackend\n"
+              f"b = DockerBackend(state_dir={str(tmp_path)!r}, image={node_image!r})\nb.create(['n1', 'n2'])\n"
+              "print(b.run_id, flush=True)\ntime.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        run_id = proc.stdout.readline().strip()
+        assert run_id, "the run did not start"
+        status = harness("cluster", "status", "--backend", "docker", "--state-dir", str(tmp_path))
+        assert f"{run_id}  in use by pid {proc.pid}" in status.stdout and "containers 2/2" in status.stdout
+        skipped = harness("cluster", "down", "--backend", "docker", "--state-dir", str(tmp_path))
+        assert "skipped" in skipped.stdout  # its owner is alive
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    (run,) = find_runs(str(tmp_path))
+    assert run.existing(docker_client) == ([run.container("n1"), run.container("n2")], True)
+    down = harness("cluster", "down", "--backend", "docker", "--state-dir", str(tmp_path))
+    assert down.returncode == 0 and f"{run_id}: removed (leftover" in down.stdout, down.stdout + down.stderr
+    assert run.existing(docker_client) == ([], False)
+    assert find_runs(str(tmp_path)) == []
+
+
+@pytest.mark.cluster
+def test_cluster_up_and_down_with_zookeeper(node_image, tmp_path):
+    up = harness("cluster", "up", "--backend", "docker", "--db", "zookeeper", "--node-count", "3",
+                 "--docker-image", node_image, "--state-dir", str(tmp_path))
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "connect: 10." in up.stdout and "docker exec -it zkj-" in up.stdout
+        assert "leader: n" in up.stdout
+    finally:
+        down = harness("cluster", "down", "--backend", "docker", "--state-dir", str(tmp_path))
+    assert "removed (cluster up" in down.stdout, down.stdout + down.stderr
+    assert find_runs(str(tmp_path)) == []
+
+
+def run_test(store, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    result = harness("run", "--backend", "docker", "--store", str(store), "--no-progress", *args, timeout=600)
+    results = json.loads((store / "latest" / "results.json").read_text()) if (store / "latest").exists() else {}
+    return result, results
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("db,nodes", [("reference", "1"), ("zookeeper", "3")])
+def test_harness_run_register_on_docker_is_valid(db, nodes, node_image, docker_client, tmp_path):
+    before = {c.id for c in docker_client.containers.list(all=True)}
+    result, results = run_test(tmp_path / "store", "--db", db, "--node-count", nodes, "--workload", "register",
+                               "--nemesis", "none", "--time-limit", "8")
+    assert result.returncode == 0 and results["valid"] is True, result.stdout + result.stderr
+    assert results["run"]["ok"] > 50
+    logs = list((tmp_path / "store" / "latest" / "nodes").glob("n*/server.log"))
+    assert len(logs) == int(nodes) and all(log.stat().st_size > 0 for log in logs)
+    assert {c.id for c in docker_client.containers.list(all=True)} == before  # all removed at the end
+
+
+@pytest.mark.cluster
+def test_make_backend_builds_docker_with_only_its_options(docker_client, node_image, tmp_path):
+    backend = make_backend("docker", state_dir=str(tmp_path), image=node_image, ssh_port=2222, username="x")
+    assert isinstance(backend, DockerBackend) and backend.image == node_image
+    with pytest.raises(BackendUnavailable, match="unknown backend"):
+        make_backend("vmware")
