@@ -296,19 +296,24 @@ def reference_server(port: int | None = None, workdir: Path | None = None,
     return ServerProcess("reference", port, workdir, argv, cwd=REPO, env=env, owns_workdir=owns)
 
 
-def make_server(kind: ServerKind, port: int | None = None, workdir: Path | None = None) -> ServerProcess:
+def make_server(kind: ServerKind, port: int | None = None, workdir: Path | None = None, *,
+                super_digest: str | None = None) -> ServerProcess:
+    """An unstarted standalone server. `super_digest` ("user:base64(sha1(user:password))") names a digest
+    identity that passes every ACL check, as ZooKeeper's DigestAuthenticationProvider.superDigest does."""
     if kind == "zookeeper":
-        return zookeeper_server(port, workdir)
+        props = [f"-Dzookeeper.DigestAuthenticationProvider.superDigest={super_digest}"] if super_digest else []
+        return zookeeper_server(port, workdir, java_properties=props)
     if kind == "reference":
-        return reference_server(port, workdir)
+        return reference_server(port, workdir, extra_args=["--super-digest", super_digest] if super_digest else [])
     raise ValueError(f"unknown server kind {kind!r}; expected one of {KINDS}")
 
 
-def start_server(kind: ServerKind, timeout: float = 60.0, attempts: int = 3) -> ServerProcess:
+def start_server(kind: ServerKind, timeout: float = 60.0, attempts: int = 3, *,
+                 super_digest: str | None = None) -> ServerProcess:
     """Start a standalone server on a fresh free port, retrying on a new port if it was taken meanwhile."""
     last: ServerStartError | None = None
     for _ in range(attempts):
-        server = make_server(kind)
+        server = make_server(kind, super_digest=super_digest)
         try:
             return server.start(timeout)
         except ServerStartError as exc:

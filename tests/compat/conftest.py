@@ -25,12 +25,15 @@ from tests.servers import KINDS, ServerProcess, start_server  # noqa: E402
 
 # kazoo's default connect timeout is 15 s; a broken server should fail a test faster than that.
 START_TIMEOUT = 10.0
+# The digest superuser "super" with password "test" (the value kazoo's own test harness uses).
+SUPER_USER = "super:test"
+SUPER_DIGEST = "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
 
 
 @pytest.fixture(scope="session", params=KINDS)
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """One standalone server of each kind for the whole session."""
-    proc = start_server(request.param)
+    proc = start_server(request.param, super_digest=SUPER_DIGEST)
     try:
         yield proc
     finally:

@@ -190,3 +190,35 @@ def test_multi_checks_permissions(zk):
     results = t.commit()
     assert [type(r) for r in results] == [RolledBackError, NoAuthError]
     assert c.get("/free")[1].version == 0
+
+
+def test_superuser_passes_every_check(zk):
+    owner = zk.connect(auth_data=[("digest", "carol:pw")])
+    owner.create("/vault", b"v", acl=CREATOR_ALL_ACL)
+    owner.create("/vault/kid", acl=CREATOR_ALL_ACL)
+    root = zk.connect(auth_data=[("digest", "super:test")])
+    assert root.get("/vault")[0] == b"v"
+    root.set("/vault", b"w")
+    root.delete("/vault/kid")
+    root.set_acls("/vault", OPEN_ACL_UNSAFE)
+    assert zk.client.get("/vault")[0] == b"w"
+    # The superuser is only an identity that skips checks; nodes it creates get the ACL asked for.
+    root.create("/by-root", acl=CREATOR_ALL_ACL)
+    assert root.get_acls("/by-root")[0] == [ACL(Permissions.ALL, Id("digest", "super:D/InIHSb7yEEbrWz8b9l71RjZJU="))]
+
+
+def test_creator_all_covers_every_digest_identity_of_the_session(zk):
+    both = zk.connect(auth_data=[("digest", "dave:1"), ("digest", "erin:2")])
+    both.create("/shared", acl=CREATOR_ALL_ACL)
+    acls = both.get_acls("/shared")[0]
+    assert sorted(acls) == sorted([ACL(Permissions.ALL, Id("digest", make_digest_acl_credential("dave", "1"))),
+                                   ACL(Permissions.ALL, Id("digest", make_digest_acl_credential("erin", "2")))])
+    erin = zk.connect(auth_data=[("digest", "erin:2")])
+    assert erin.get("/shared")[0] == b""
+
+
+def test_ip_acl_with_a_network(zk):
+    zk.client.create("/loopback", b"l", acl=[make_acl("ip", "127.0.0.0/8", read=True)])
+    assert zk.client.get("/loopback")[0] == b"l"
+    with pytest.raises(NoAuthError):
+        zk.client.set("/loopback", b"x")

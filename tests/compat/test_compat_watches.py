@@ -7,6 +7,7 @@ import threading
 import pytest
 from kazoo.client import KazooClient
 from kazoo.protocol.states import EventType, KeeperState, WatchedEvent
+from kazoo.security import OPEN_ACL_UNSAFE
 
 from tests.compat.helpers import EventLog
 
@@ -182,3 +183,29 @@ def test_notification_arrives_before_the_read_that_sees_the_change(zk):
         (EventType.CREATED, "/ord/new"),
         (EventType.CHILD, "/ord"),
     ]
+
+
+def test_failed_writes_and_acl_changes_fire_nothing(zk):
+    from kazoo.exceptions import BadVersionError, NodeExistsError
+
+    c = zk.client
+    c.create("/quiet", b"q")
+    c.create("/quiet/kid")
+    data, children = EventLog(), EventLog()
+    c.get("/quiet", watch=data)
+    c.get_children("/quiet", watch=children)
+    with pytest.raises(BadVersionError):
+        c.set("/quiet", b"x", version=9)
+    with pytest.raises(NodeExistsError):
+        c.create("/quiet/kid")
+    t = c.transaction()
+    t.set_data("/quiet", b"y")
+    t.create("/quiet/other")
+    t.check("/quiet", 42)
+    t.commit()
+    c.set_acls("/quiet", OPEN_ACL_UNSAFE)  # setACL fires no data watch in ZooKeeper
+    c.sync("/quiet")
+    flush_watches(c)
+    assert data.events == [] and children.events == []
+    c.set("/quiet", b"now")
+    assert kinds(data.wait(1)) == [(EventType.CHANGED, "/quiet")]
