@@ -195,7 +195,9 @@ def counterexample_html(ce: dict[str, Any], ctx: Context) -> str:
     faults = ctx.faults_at(bad_pair.invoke.time / NS_PER_S,
                            bad_pair.complete.time / NS_PER_S if bad_pair and bad_pair.complete else None) \
         if bad_pair else []
-    window = _window(chosen)
+    # Crashed ops stay concurrent with everything after them: they must not stretch the window back to
+    # their invocation (drawn clipped, marked as started earlier), or the ops that matter become slivers.
+    window = _window([p for p in chosen if p.type != "info" and p.complete is not None] or chosen)
     if window is not None:
         # more room on the right: the bad op is often the last and its label goes after it
         span = max(window[1] - window[0], 1e-4)

@@ -154,6 +154,8 @@ def lanes_svg(bars: Sequence[Bar], bands: Sequence[dict[str, Any]] = (), window:
         out.append(f'<rect x="{x0:.1f}" y="{y:.1f}" width="{wdt:.1f}" height="{BAR_H}" rx="4" fill="{fill}"'
                    f'{opacity} stroke="{stroke}" stroke-width="{2 if b.role == "bad" else 0.6}"{dash}/>')
         text = b.label if b.order is None else f"{b.order}. {b.label}"
+        if b.t0 < w0:
+            text = f"◀ {text} (from {b.t0:.3f} s)"
         inside = int((wdt - 6) / CHAR_W)
         outside = int(room[id(b)] / CHAR_W)
         ty = y + BAR_H / 2 + 4

@@ -1,8 +1,8 @@
 """Latency over time and throughput over time as inline SVG, with fault bands shaded.
 
 Both are computed from the history (not perf's sampled points) so the page does not depend on which
-checkers ran; big runs are downsampled to ``MAX_POINTS`` latency dots, keeping every fail/info dot first
-(they are the interesting ones) up to a share of the budget.
+checkers ran; big runs are downsampled to ``MAX_POINTS`` latency dots, keeping every info dot (up to a
+quarter of them) and sampling ok and fail evenly.
 """
 from __future__ import annotations
 
@@ -71,10 +71,10 @@ def latency_svg(done: Sequence[Pair], end_s: float, bands: Sequence[dict]) -> st
 def downsample(pts: list[tuple[float, float, str]], limit: int = MAX_POINTS) -> list[tuple[float, float, str]]:
     if len(pts) <= limit:
         return pts
-    rare = [p for p in pts if p[2] != "ok"]
-    ok = [p for p in pts if p[2] == "ok"]
-    rare = _even(rare, limit // 2)
-    return _even(ok, limit - len(rare)) + rare
+    # every info dot (rare, and the interesting ones) up to a quarter; the rest sampled evenly, so ok and fail
+    # keep their proportions
+    info = _even([p for p in pts if p[2] == "info"], limit // 4)
+    return _even([p for p in pts if p[2] != "info"], limit - len(info)) + info
 
 
 def _even(xs: list, n: int) -> list:
