@@ -220,6 +220,7 @@ class Node:
         self._randomized_timeout = 0
         self._bcast_entries = False
         self._bcast_commit = False
+        self._bcast_read = False
         self._read_seq = 0
         self._reads: deque[_PendingRead] = deque()
         self._deferred_reads: list[tuple[bytes, int]] = []
@@ -296,6 +297,7 @@ class Node:
         self._progress = {}
         self._bcast_entries = False
         self._bcast_commit = False
+        self._bcast_read = False
         self._drop_reads()
 
     def _drop_reads(self) -> None:
@@ -715,6 +717,10 @@ class Node:
     def _flush(self) -> None:
         if self.role is not Role.LEADER:
             return
+        if self._bcast_read:
+            self._bcast_read = False
+            if self._reads:
+                self._broadcast_heartbeat(_SEQ.pack(self._reads[-1].seq))
         if self._bcast_entries or self._bcast_commit:
             allow_empty = self._bcast_commit
             self._bcast_entries = self._bcast_commit = False
@@ -733,7 +739,7 @@ class Node:
             return
         self._read_seq += 1
         self._reads.append(_PendingRead(self._read_seq, self.commit, ctx, origin))
-        self._broadcast_heartbeat(_SEQ.pack(self._read_seq))
+        self._bcast_read = True  # one heartbeat round per Ready confirms all reads asked since the last one
 
     def _ack_read(self, peer: int, ctx: bytes) -> None:
         if len(ctx) != _SEQ.size or not self._reads:
@@ -762,7 +768,7 @@ class Node:
     def has_ready(self) -> bool:
         return bool(self._msgs or self._read_states or self._dropped_reads or self._pending_snapshot
                     or self._stable_to < self.last_index or self._applied < self.commit
-                    or self._bcast_entries or self._bcast_commit
+                    or self._bcast_entries or self._bcast_commit or self._bcast_read
                     or HardState(self.term, self.vote, self.commit) != self._persisted_hard)
 
     def ready(self) -> Ready:
