@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 
+from reference.bugs import BUGS
 from reference.storage import CorruptStorage, StorageLocked
 
 
@@ -25,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--super-digest", metavar="USER:BASE64SHA1",
                    help="digest id that gets every permission (like -Dzookeeper.DigestAuthenticationProvider."
                         "superDigest)")
+    p.add_argument("--bug", action="append", default=[], choices=sorted(BUGS), metavar="NAME",
+                   help="inject a deliberate fault, for testing the tester (off by default; repeatable): "
+                        + "; ".join(f"{k}: {v}" for k, v in sorted(BUGS.items())))
     # Replicated mode arrives with a later issue; the flags are reserved so scripts can be written against them.
     p.add_argument("--config", help="ensemble config file (not supported yet)")
     p.add_argument("--id", type=int, help="this server's id in the ensemble (with --config; not supported yet)")
@@ -54,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     from reference.server import ServerConfig, serve
     config = ServerConfig(host=args.host, port=args.port, data_dir=args.data_dir, tick_ms=args.tick_ms,
                           snapshot_every=args.snapshot_every, super_digest=args.super_digest,
-                          min_session_timeout_ms=lo, max_session_timeout_ms=hi)
+                          min_session_timeout_ms=lo, max_session_timeout_ms=hi,
+                          bugs=tuple(dict.fromkeys(args.bug)))
     try:
         return asyncio.run(serve(config))
     except (CorruptStorage, StorageLocked) as e:

@@ -388,8 +388,8 @@ class Connection(asyncio.Protocol):
     def _read(self, xid: int, op: int, rec: Any) -> bytes:
         """Run a read against the applied tree and encode its reply."""
         server = self.server
-        tree = server.tree
-        zxid = tree.last_zxid
+        tree = server.read_tree
+        zxid = server.tree.last_zxid
         try:
             if op == OpCode.GET_DATA:
                 data, stat = tree.get_data(rec.path, self.auth)

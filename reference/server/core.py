@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from reference import txn as txnmod
 from reference.codec.constants import KeeperState, OpCode
 from reference.codec.messages import encode_notification
 from reference.codec.records import WatcherEvent
+from reference.bugs import BUGS, STALE_READ_LAG
 from reference.sessions import SessionTracker
 from reference.storage import Storage, encode_record
-from reference.tree import CONTAINER_OWNER
+from reference.tree import CONTAINER_OWNER, Tree
 from reference.watches import WatchRegistry
 
 log = logging.getLogger("reference.server")
@@ -45,6 +47,7 @@ class ServerConfig:
     server_id: int = 1
     container_check_ms: int = 60_000
     max_connections: int = 0     # 0 = unlimited
+    bugs: tuple[str, ...] = ()   # injected faults, see reference/bugs.py
 
 
 class Server:
@@ -55,6 +58,12 @@ class Server:
         log.info("recovered zxid 0x%x (%d transactions replayed, %d sessions)", self.tree.last_zxid, replayed,
                  len(self.tree.sessions))
         self.pending = txnmod.Pending(self.tree)
+        # Reads normally see the applied tree; the stale-reads bug points them at a lagging copy instead.
+        self.read_tree = self.tree
+        self._stale_queue: deque[txnmod.Txn] = deque()
+        if "stale-reads" in config.bugs:
+            log.warning("INJECTED BUG stale-reads: %s", BUGS["stale-reads"])
+            self.read_tree = Tree.load(self.tree.dump())
         self.next_zxid = self.tree.last_zxid + 1
         self.sessions = SessionTracker(self.storage.secret(), config.tick_ms, config.server_id,
                                        config.min_session_timeout_ms, config.max_session_timeout_ms)
@@ -157,6 +166,8 @@ class Server:
                 continue
             result, triggers = txnmod.apply(tree, t)
             applied += 1
+            if self.read_tree is not tree:
+                self._lag_reads(t)
             self.pending.applied(t.zxid)
             if triggers:
                 self._fire(triggers)
@@ -170,6 +181,11 @@ class Server:
                 waiter(t, result)
         if applied and self.storage.note_applied(applied) and not self._snapshotting:
             self._snapshot()
+
+    def _lag_reads(self, t: txnmod.Txn) -> None:
+        self._stale_queue.append(t)
+        while len(self._stale_queue) > STALE_READ_LAG:
+            txnmod.apply(self.read_tree, self._stale_queue.popleft())
 
     def _fire(self, triggers: list[tuple[int, str]]) -> None:
         for event_type, path in triggers:

@@ -56,6 +56,8 @@ def srvr(server: Server, with_clients: bool) -> str:
             f"Zxid: 0x{server.tree.last_zxid:x}\n"
             f"Mode: standalone\n"
             f"Node count: {_node_count(server)}\n")
+    if server.config.bugs:
+        out += f"Injected bugs: {','.join(server.config.bugs)}\n"
     return out
 
 
@@ -95,6 +97,8 @@ def mntr(server: Server) -> str:
         ("zk_last_zxid", server.tree.last_zxid),
         ("zk_epoch", server.tree.last_zxid >> 32),
     ]
+    if server.config.bugs:
+        rows.append(("zk_injected_bugs", ",".join(server.config.bugs)))
     return "".join(f"{k}\t{v}\n" for k, v in rows)
 
 

@@ -221,3 +221,28 @@ def test_who_am_i_names_the_digest_user(server):
     c.sock.sendall(messages.encode_request(2, OpCode.WHO_AM_I))
     _, who = messages.decode_reply(c.frame(), OpCode.WHO_AM_I)
     assert [(i.auth_scheme, i.user) for i in who.client_info] == [("digest", "bob"), ("ip", "127.0.0.1")]
+
+
+def test_stale_reads_bug_switch_serves_old_data_and_says_so(tmp_path):
+    from kazoo.client import KazooClient
+    proc = reference_server(workdir=tmp_path / "buggy")
+    proc.argv += ["--bug", "stale-reads"]
+    proc.start()
+    try:
+        c = KazooClient(hosts=proc.address)
+        c.start(timeout=15)
+        c.create("/r", b"0")
+        for i in range(1, 11):
+            c.set("/r", str(i).encode())
+        c.sync("/r")
+        assert c.get("/r")[0] != b"10"          # a read after its own acknowledged write misses it
+        c.stop()
+        assert "zk_injected_bugs\tstale-reads" in four_letter_word(proc.port, "mntr")
+        assert "Injected bugs: stale-reads" in four_letter_word(proc.port, "srvr")
+        assert "INJECTED BUG stale-reads" in proc.log_path.read_text()
+    finally:
+        proc.cleanup()
+
+
+def test_no_bug_by_default(server):
+    assert "injected" not in four_letter_word(server.port, "mntr").lower()
