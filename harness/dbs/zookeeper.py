@@ -7,6 +7,10 @@ node); with ``tarball=PATH`` (``--zookeeper-tarball``) it unpacks an Apache rele
 Per node, under ``<remote.home>/zookeeper/``: ``zoo.cfg``, ``data/myid`` (the node's 1-based position in
 ``test.nodes``), ``server.log`` (the JVM's console, where the log4j/logback console appender writes) and
 ``server.pid``. Java is started directly by ``Remote.spawn``, so kill/pause hit the JVM's own PID.
+
+A node without the Debian jars (a plain host reached over ssh, say) gets them from the control machine: the
+server's jars and everything their manifests' Class-Path names (~10 MB) are uploaded to ``<dir>/lib`` and put on
+the class path explicitly. The node still needs a JRE (``java``).
 """
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ import glob
 import os
 import re
 import shlex
+import shutil
+import tempfile
+import zipfile
 from typing import Any
 
 from harness.dbs.base import DaemonDB, four_letter_word, srvr_mode
@@ -39,7 +46,7 @@ class ZooKeeperDB(DaemonDB):
     def __init__(self, tarball: str | None = None, zookeeper_tarball: str | None = None, heap_mb: int = 256,
                  tick_time_ms: int = 2000, init_limit: int = 10, sync_limit: int = 5, client_port: int = 2181,
                  peer_port: int = 2888, election_port: int = 3888, java: str = "java",
-                 jvm_opts: list[str] | None = None) -> None:
+                 jvm_opts: list[str] | None = None, node_jar_dir: str = DEBIAN_JARS) -> None:
         self.tarball = tarball or zookeeper_tarball
         if self.tarball and not os.path.exists(self.tarball):
             raise FileNotFoundError(f"ZooKeeper tarball {self.tarball} does not exist")
@@ -52,6 +59,7 @@ class ZooKeeperDB(DaemonDB):
         self.election_port = election_port
         self.java = java
         self.jvm_opts = list(jvm_opts or [])
+        self.node_jar_dir = node_jar_dir  # where nodes keep Debian's jars, if they have them
 
     # -- files -------------------------------------------------------------------------------
     def config_file(self, test: Any, node: str) -> str:
@@ -94,10 +102,9 @@ class ZooKeeperDB(DaemonDB):
         remote = test.remote(node)
         if not self.tarball:
             missing = remote.run(["sh", "-c", " ".join(f"test -f {shlex.quote(j)} || echo {shlex.quote(j)};"
-                                                     for j in DEBIAN_CLASSPATH)]).stdout.split()
+                                                     for j in self._node_classpath())]).stdout.split()
             if missing:
-                raise RemoteError(f"{node}: ZooKeeper jars missing: {', '.join(missing)}; install the Debian "
-                                  "package `zookeeper` (apt-get install zookeeper) or pass --zookeeper-tarball")
+                self._ship_jars(test, node, missing)
             return
         dist = self.dist_dir(test, node)
         if remote.run(["test", "-d", f"{dist}/lib"], check=False).ok:
@@ -124,9 +131,34 @@ class ZooKeeperDB(DaemonDB):
             remote.run(["sh", "-c", f"cat > {shlex.quote(self.directory(test, node) + '/log4j.properties')}"],
                        stdin=LOG4J.encode())
 
+    def _node_classpath(self) -> list[str]:
+        return [f"{self.node_jar_dir}/{os.path.basename(j)}" for j in DEBIAN_CLASSPATH]
+
+    def shipped_dir(self, test: Any, node: str) -> str:
+        return f"{self.directory(test, node)}/lib"
+
+    def _ship_jars(self, test: Any, node: str, missing: list[str]) -> None:
+        """Copy the control machine's Debian jars (with their Class-Path closure) to a node that lacks them."""
+        remote = test.remote(node)
+        jars = jar_closure(DEBIAN_CLASSPATH)
+        if not jars:
+            raise RemoteError(f"{node}: ZooKeeper jars missing: {', '.join(missing)}, and this machine has none "
+                              "to copy; install the Debian package `zookeeper` (apt-get install zookeeper) on "
+                              "the nodes or pass --zookeeper-tarball")
+        if not remote.run(["sh", "-c", f"command -v {shlex.quote(self.java)}"], check=False).ok:
+            raise RemoteError(f"{node}: no `{self.java}` on the node: install a JRE there (e.g. apt-get install "
+                              "default-jre-headless), or the Debian package `zookeeper`")
+        with tempfile.TemporaryDirectory(prefix="zkjepsen-jars-") as staging:
+            for jar in jars:  # copies, not Debian's symlinks: the node gets the files themselves
+                shutil.copyfile(jar, os.path.join(staging, os.path.basename(jar)))
+            remote.upload(staging, self.shipped_dir(test, node))
+
     def classpath(self, test: Any, node: str) -> str:
         if not self.tarball:
-            return ":".join(DEBIAN_CLASSPATH)
+            lib = self.shipped_dir(test, node)
+            if test.remote(node).run(["test", "-f", f"{lib}/zookeeper.jar"], check=False).ok:
+                return ":".join(f"{lib}/{os.path.basename(j)}" for j in jar_closure(DEBIAN_CLASSPATH))
+            return ":".join(self._node_classpath())
         dist = self.dist_dir(test, node)
         jars = test.remote(node).run(["sh", "-c", f"ls {shlex.quote(dist)}/lib/*.jar"]).stdout.split()
         return ":".join([f"{dist}/conf", *jars])
@@ -163,3 +195,28 @@ class ZooKeeperDB(DaemonDB):
                 return versions[0]
         match = re.search(r"zookeeper-([\d.]+)", os.path.basename(self.tarball or ""))
         return match.group(1) if match else "unknown"
+
+
+def jar_closure(jars: list[str]) -> list[str]:
+    """``jars`` (those that exist) plus every existing jar their manifests' Class-Path names, transitively, in
+    first-seen order. Debian's jars name their dependencies by absolute path in /usr/share/java."""
+    seen: list[str] = []
+    todo = [j for j in jars if os.path.exists(j)]
+    while todo:
+        jar = todo.pop(0)
+        if jar in seen:
+            continue
+        seen.append(jar)
+        try:
+            with zipfile.ZipFile(jar) as archive:
+                manifest = archive.read("META-INF/MANIFEST.MF").decode(errors="replace")
+        except (OSError, KeyError, zipfile.BadZipFile):
+            continue
+        # Manifest lines are folded at 72 bytes: a continuation line starts with one space.
+        for line in manifest.replace("\r\n", "\n").replace("\n ", "").splitlines():
+            if line.startswith("Class-Path:"):
+                for entry in line.split(":", 1)[1].split():
+                    path = entry if entry.startswith("/") else os.path.join(os.path.dirname(jar), entry)
+                    if os.path.exists(path) and path not in seen:
+                        todo.append(path)
+    return seen

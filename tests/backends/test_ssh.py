@@ -174,16 +174,20 @@ def test_partitions_are_iptables_rules_on_the_nodes(ssh):
 
 
 @pytest.mark.cluster
-def test_zookeeper_ensemble_over_ssh(ssh):
+def test_zookeeper_ensemble_over_ssh_on_hosts_without_zookeeper(ssh):
     from kazoo.client import KazooClient
 
     from harness.dbs.base import resolve_db
 
-    db = resolve_db("zookeeper", heap_mb=128)
+    # As if the hosts had no Debian zookeeper package: install must copy the jars over SFTP.
+    db = resolve_db("zookeeper", heap_mb=128, node_jar_dir="/nonexistent/java")
     cluster = Nodes(ssh, ssh.nodes)
     try:
         for node in ssh.nodes:
             db.setup(cluster, node)
+            remote = ssh.remote(node)
+            assert remote.run(["test", "-f", f"{db.shipped_dir(cluster, node)}/zookeeper-jute.jar"]).ok
+            assert f"{db.shipped_dir(cluster, node)}/zookeeper.jar" in db.classpath(cluster, node)
         for node in ssh.nodes:
             db.wait_ready(cluster, node, 120)
         client = KazooClient(hosts=cluster.connect_string(db.client_port), timeout=10)
