@@ -1,0 +1,160 @@
+"""Wire-level details kazoo does not expose: frame layouts, reply headers, notifications, and the cases in
+which the server answers and then closes the connection (notes T1-T3, T8)."""
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from tests.compat.rawclient import OPEN_ACL, RawSession, boolean, buffer, int32, ustring
+
+pytestmark = pytest.mark.cluster
+
+CREATE, DELETE, EXISTS, GET_DATA, SET_DATA, GET_CHILDREN2 = 1, 2, 3, 4, 5, 12
+PING, CHECK, MULTI, MULTI_READ, AUTH, CLOSE = 11, 13, 14, 22, 100, -11
+STAT_SIZE = 68
+
+
+def create_body(path: str, data: bytes = b"", flags: int = 0) -> bytes:
+    return ustring(path) + buffer(data) + OPEN_ACL + int32(flags)
+
+
+def multi_header(op: int, done: bool, err: int) -> bytes:
+    return int32(op) + boolean(done) + int32(err)
+
+
+def multi_body(*ops: tuple[int, bytes]) -> bytes:
+    return b"".join(multi_header(op, False, -1) + body for op, body in ops) + multi_header(-1, True, -1)
+
+
+@pytest.fixture
+def raw(zk):
+    with RawSession(zk.port) as session:
+        session.connect()
+        yield session
+
+
+def test_connect_response_layout(zk):
+    with RawSession(zk.port) as session:
+        body = session.connect(timeout_ms=10000)
+        version, timeout, session_id, pw_len = struct.unpack_from(">iiqi", body)
+        assert (version, timeout, pw_len, len(body)) == (0, 10000, 16, 37)
+        assert session_id != 0 and body[-1:] == b"\0"
+    with RawSession(zk.port) as old_client:
+        # A client that sends no readOnly byte gets none back.
+        assert len(old_client.connect(read_only_byte=False)) == 36
+
+
+def test_error_replies_carry_no_body(zk, raw):
+    missing = zk.chroot + "/missing"
+    for opcode in (GET_DATA, EXISTS):
+        reply = raw.call(1 if opcode == GET_DATA else 2, opcode, ustring(missing) + boolean(False))
+        assert (reply.err, reply.frame_length) == (-101, 16)
+    zk.client.create("/present", b"abc")
+    reply = raw.call(3, GET_DATA, ustring(zk.chroot + "/present") + boolean(False))
+    assert reply.err == 0 and reply.body[:7] == buffer(b"abc") and len(reply.body) == 7 + STAT_SIZE
+    assert reply.xid == 3 and reply.zxid > 0
+
+
+def test_replies_echo_xids_in_order(zk, raw):
+    path = zk.chroot + "/x"
+    raw.send(7, CREATE, create_body(path, b"1"))
+    raw.send(8, SET_DATA, ustring(path) + buffer(b"2") + int32(-1))
+    raw.send(9, GET_DATA, ustring(path) + boolean(False))
+    replies = [raw.read_reply() for _ in range(3)]
+    assert [(r.xid, r.err) for r in replies] == [(7, 0), (8, 0), (9, 0)]
+    assert replies[0].body == ustring(path)
+    assert replies[2].body[:5] == buffer(b"2")
+    assert replies[0].zxid < replies[1].zxid == replies[2].zxid
+
+
+def test_ping(raw):
+    reply = raw.call(-2, PING)
+    assert (reply.xid, reply.err, reply.body) == (-2, 0, b"")
+
+
+def test_notification_frame(zk, raw):
+    path = zk.chroot + "/watched"
+    zk.client.create("/watched", b"a")
+    assert raw.call(1, GET_DATA, ustring(path) + boolean(True)).err == 0
+    zk.client.set("/watched", b"b")
+    event = raw.read_reply()
+    # ZooKeeper 3.8.0 puts zxid -1 in a notification's header (notes T3).
+    assert (event.xid, event.zxid, event.err) == (-1, -1, 0)
+    assert event.body == int32(3) + int32(3) + ustring(path)  # NodeDataChanged, SyncConnected
+
+
+def test_successful_multi_layout(zk, raw):
+    base = zk.chroot
+    zk.client.create("/old", b"o")
+    reply = raw.call(1, MULTI, multi_body(
+        (CREATE, create_body(base + "/new", b"n")),
+        (SET_DATA, ustring(base + "/old") + buffer(b"p") + int32(0)),
+        (CHECK, ustring(base + "/old") + int32(1)),
+        (DELETE, ustring(base + "/new") + int32(0)),
+    ))
+    assert reply.err == 0
+    body = reply.body
+    expected_create = multi_header(CREATE, False, 0) + ustring(base + "/new")
+    assert body.startswith(expected_create)
+    rest = body[len(expected_create):]
+    assert rest[:9] == multi_header(SET_DATA, False, 0)
+    rest = rest[9 + STAT_SIZE:]
+    assert rest == multi_header(CHECK, False, 0) + multi_header(DELETE, False, 0) + multi_header(-1, True, -1)
+
+
+def test_failed_multi_layout(zk, raw):
+    """The header says OK; every result becomes an error record: 0 before the failing op, its code at it,
+    -2 (RuntimeInconsistency) after it (notes T8)."""
+    base = zk.chroot
+    zk.client.create("/v", b"v")
+    reply = raw.call(1, MULTI, multi_body(
+        (CREATE, create_body(base + "/a")),
+        (SET_DATA, ustring(base + "/v") + buffer(b"x") + int32(5)),
+        (CREATE, create_body(base + "/b")),
+    ))
+    assert reply.err == 0
+    assert reply.body == (multi_header(-1, False, 0) + int32(0)
+                          + multi_header(-1, False, -103) + int32(-103)
+                          + multi_header(-1, False, -2) + int32(-2)
+                          + multi_header(-1, True, -1))
+
+
+def test_multi_read(zk, raw):
+    zk.client.create("/r", b"data")
+    reply = raw.call(1, MULTI_READ, multi_body(
+        (GET_DATA, ustring(zk.chroot + "/r") + boolean(False)),
+        (GET_DATA, ustring(zk.chroot + "/none") + boolean(False)),
+    ))
+    assert reply.err == 0
+    first = multi_header(GET_DATA, False, 0) + buffer(b"data")
+    assert reply.body.startswith(first)
+    assert reply.body[len(first) + STAT_SIZE:] == (multi_header(-1, False, -101) + int32(-101)
+                                                   + multi_header(-1, True, -1))
+
+
+def test_close_session_answers_then_closes(zk):
+    with RawSession(zk.port) as session:
+        session.connect()
+        reply = session.call(5, CLOSE)
+        assert (reply.xid, reply.err, reply.body) == (5, 0, b"")
+        assert session.closed_by_server()
+
+
+def test_unknown_opcode_is_unimplemented_then_closed(zk, raw):
+    reply = raw.call(1, 9999)
+    assert (reply.xid, reply.err) == (1, -6)
+    assert raw.closed_by_server()
+
+
+def test_unknown_auth_scheme_fails_then_closes(raw):
+    reply = raw.call(-4, AUTH, int32(0) + ustring("no-such-scheme") + buffer(b"x"))
+    assert (reply.xid, reply.err) == (-4, -115)
+    assert raw.closed_by_server()
+
+
+def test_client_ahead_of_the_server_is_dropped(zk):
+    """A client that has seen a later zxid than the server has must not be served (single system image)."""
+    with RawSession(zk.port) as session:
+        with pytest.raises(ConnectionError):
+            session.connect(last_zxid=0x7FFFFFFF00000000)
