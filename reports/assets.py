@@ -148,6 +148,11 @@ JS = r"""
       var x0 = Math.max(GUT, xOf(b.t0)), x1 = Math.min(W, xOf(b.t1));
       if (x1 < GUT || x0 > W) return;
       g.fillStyle = "rgba(255,167,38,0.28)"; g.fillRect(x0, RULER, Math.max(x1 - x0, 2), H - RULER);
+      if (!b.nodes || !b.nodes.length) return;
+      g.fillStyle = "rgba(239,108,0,0.22)";
+      for (var bl = first; bl <= last; bl++) {
+        if (b.nodes.indexOf(D.lanes[bl].node) >= 0) g.fillRect(x0, RULER + bl * LANE_H - top, Math.max(x1 - x0, 2), LANE_H);
+      }
     });
     D.events.forEach(function (e) {
       var x = xOf(e.t); if (x < GUT || x > W) return;
@@ -217,7 +222,7 @@ JS = r"""
       var x = xOf(D.t0[o]); if (x < GUT || x > W) return;
       g.beginPath(); g.moveTo(x - 4, 0); g.lineTo(x + 4, 0); g.lineTo(x, 7); g.fill();
     });
-    info.textContent = "showing " + fmt(v0) + " – " + fmt(v1) + " of " + (END * D.tick_s).toFixed(1) + " s, " +
+    info.textContent = "showing " + fmt(v0) + " – " + fmt(v1) + " of " + fmt(END) + ", " +
       D.lanes.length + " processes, " + n + " ops" + (drawn < n ? " (" + drawn + " drawn)" : "");
   }
   function clampView() {

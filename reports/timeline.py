@@ -1,11 +1,12 @@
 """The full run timeline's data: every client op, columnar and compact, for the page's canvas to draw.
 
 Lanes are processes grouped by the node their client talked to; times are integers in 0.1 ms so 100,000
-ops stay a few megabytes. ``marks`` are the ops an anomaly names: the canvas outlines them and puts a tick
+ops stay a few megabytes. A fault band lists the nodes its value names, so their lanes can be shaded darker. ``marks`` are the ops an anomaly names: the canvas outlines them and puts a tick
 on its ruler so they can be found when zoomed out.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 from checkers.history import Pair
@@ -13,6 +14,12 @@ from reports.html import compact
 
 TICK_NS = 100_000  # 0.1 ms
 TYPE_CODE = {"ok": 0, "fail": 1, "info": 2}
+
+
+def _named_nodes(value: Any, nodes: set[str]) -> list[str]:
+    """The nodes a fault's value names (e.g. the one killed): their lanes are shaded darker."""
+    words = set(re.findall(r"[A-Za-z0-9_.:-]+", compact(value, 2000)))
+    return sorted(n for n in nodes if n in words)
 
 
 def _proc_key(p: Any) -> tuple:
@@ -56,6 +63,7 @@ def timeline_data(pairs: Sequence[Pair], bands: Sequence[dict], events: Sequence
         "fs": fs,
         "lane": lane_col, "t0": t0_col, "dur": dur_col, "ty": ty_col, "f": f_col, "ix": ix_col, "v": val_col,
         "bands": [{"name": compact(b.get("name"), 40), "value": compact(b.get("value"), 160),
+                   "nodes": _named_nodes(b.get("value"), set(node_of.values()) - {""}),
                    "t0": int((b.get("start_s") or 0) * 1e9) // TICK_NS,
                    "t1": int((b.get("stop_s") if b.get("stop_s") is not None else end_ns / 1e9) * 1e9) // TICK_NS}
                   for b in bands],
