@@ -303,8 +303,10 @@ def test_frame_limit_is_jute_maxbuffer(zk):
     c = zk.client
     limit = 0xFFFFF
     fits = limit - _create_frame_length(zk.chroot + "/edge", 0)
-    c.create("/edge", b"e" * fits)
-    assert c.exists("/edge").dataLength == fits
+    value = bytes(range(256)) * (fits // 256) + b"e" * (fits % 256)
+    c.create("/edge", value)
+    data, stat = c.get("/edge")
+    assert stat.dataLength == fits and data == value
     with pytest.raises(ConnectionLoss):
         c.create("/over", b"o" * (fits + 1))
     assert c.retry(c.exists, "/over") is None
@@ -364,3 +366,29 @@ def test_null_data_stays_null(zk):
     assert data is None and stat.dataLength == 0 and stat.version == 2
     c.create("/not-null", b"")
     assert c.get("/not-null")[0] == b""
+
+
+def test_unicode_paths_and_binary_data(zk):
+    """ZooKeeper checks UTF-16 code units: surrogates (so every emoji), \ud800-\uf8ff and \ufff0-\uffff
+    are refused; other non-ASCII characters are fine."""
+    c = zk.client
+    names = ["caf\u00e9", "\u65e5\u672c", "sp ace", "dot.ted", "-", "...", "\u00a0", "\uf900"]
+    for name in names:
+        c.create(f"/{name}", name.encode("utf-8") + bytes(range(256)))
+    for name in ("emoji-\U0001F600", "\uf8ff", "\ufffd"):
+        with pytest.raises(BadArgumentsError):
+            c.create(f"/{name}")
+    assert sorted(c.get_children("/")) == sorted(names)
+    for name in names:
+        assert c.get(f"/{name}")[0] == name.encode("utf-8") + bytes(range(256))
+
+
+def test_many_children(zk):
+    c = zk.client
+    c.create("/wide")
+    pending = [c.create_async(f"/wide/child-{i:04d}-" + "x" * 40) for i in range(1000)]
+    for p in pending:
+        p.get(timeout=30)
+    children, stat = c.get_children("/wide", include_data=True)
+    assert len(children) == 1000 == stat.numChildren
+    assert sorted(children) == [f"child-{i:04d}-" + "x" * 40 for i in range(1000)]

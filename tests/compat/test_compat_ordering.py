@@ -62,3 +62,21 @@ def test_concurrent_sequential_creates_are_unique_and_dense(zk):
     assert errors == []
     assert sorted(names) == [f"/race/n-{i:010d}" for i in range(100)]
     assert zk.client.exists("/race").cversion == 100
+
+
+def test_many_sessions_at_once(zk):
+    clients = [zk.connect(start=False) for _ in range(30)]
+    starts = [client.start_async() for client in clients]
+    for event in starts:
+        event.wait(TIMEOUT)
+    assert all(client.connected for client in clients)
+    sessions = {client.client_id[0] for client in clients}
+    assert len(sessions) == 30
+    pending = [client.create_async(f"/member-{i}", ephemeral=True) for i, client in enumerate(clients)]
+    for p in pending:
+        p.get(timeout=TIMEOUT)
+    owners = {zk.client.exists(f"/member-{i}").ephemeralOwner for i in range(30)}
+    assert owners == sessions
+    for client in clients:
+        client.stop()
+    assert zk.client.get_children("/") == []
