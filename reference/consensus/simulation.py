@@ -250,14 +250,16 @@ class Cluster:
         f, rng = self.faults, self.rng
         if f.partition and rng.random() < f.partition:
             self.blocked = self._random_partition()
+        victim, when = None, ""
         if f.crash and rng.random() < f.crash:
             up = self.up()
             leaders = [n.id for n in self.leader_nodes()]
             if up:
                 victim = rng.choice(leaders if leaders and rng.random() < f.crash_leader else up)
-                if f.crash_mid_ready and rng.random() < f.crash_mid_ready:
-                    self._process_ready(victim, crash_before_send=True)
-                self.crash(victim)
+                # The crash hits after this step's inputs: before persisting their Ready (losing them), between
+                # persisting and sending, or after the whole Ready.
+                when = "mid" if f.crash_mid_ready and rng.random() < f.crash_mid_ready else rng.choice(
+                    ["unpersisted", "after"])
         if f.restart:
             for i in self.ids:
                 if self.nodes.get(i) is None and rng.random() < f.restart:
@@ -275,7 +277,13 @@ class Cluster:
                 node.tick()
                 self._observe(node)
         for i in order:
-            if self.nodes.get(i) is not None:
+            if self.nodes.get(i) is None:
+                continue
+            if i == victim:
+                if when != "unpersisted":
+                    self._process_ready(i, crash_before_send=(when == "mid"))
+                self.crash(i)
+            else:
                 self._process_ready(i)
         if self.now % self.check_every == 0:
             self.check_logs()
