@@ -24,7 +24,8 @@ h2{font-size:18px;margin:2px 0 10px}h3{font-size:16px;margin:10px 0 6px}h4{font-
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.4px}
-table.kv th{width:170px;text-transform:none;font-size:13px;letter-spacing:0}
+.kv-cols{display:flex;gap:28px;flex-wrap:wrap}.kv-cols table.kv{flex:1 1 480px;width:auto}
+table.kv th{width:130px;text-transform:none;font-size:13px;letter-spacing:0}
 code,pre{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,monospace;font-size:12.5px}
 pre.cmd{background:#263238;color:#e0f2f1;padding:10px 12px;border-radius:6px;white-space:pre-wrap;word-break:break-all;margin:6px 0}
 .chip{display:inline-block;padding:1px 9px;border-radius:10px;font-weight:700;font-size:12px;color:#fff}
@@ -89,7 +90,7 @@ JS = r"""
   if (!el) return;
   var D = JSON.parse(el.textContent);
   var n = D.ix.length;
-  var LANE_H = 18, GUT = 118, RULER = 24;
+  var LANE_H = D.lanes.length <= 8 ? 30 : D.lanes.length <= 30 ? 22 : 18, GUT = 118, RULER = 24;
   var COL = ["#43a047", "#e53935", "#ffb300"], TYPES = ["ok", "fail", "info"];
   var scroll = document.getElementById("tl-scroll");
   var canvas = document.getElementById("tl-canvas");
@@ -178,7 +179,7 @@ JS = r"""
           g.fillStyle = D.ty[o] === 2 ? "#3e2723" : "#fff"; g.font = "10px ui-monospace,monospace";
           var label = D.fs[D.f[o]] + " " + D.v[o];
           g.save(); g.beginPath(); g.rect(x0, y, w - 2, LANE_H - 6); g.clip();
-          g.fillText(label, x0 + 3, y + LANE_H - 10); g.restore();
+          g.fillText(label, x0 + 3, y + (LANE_H - 6) / 2 + 4); g.restore();
         }
         drawn++;
       }
@@ -201,7 +202,7 @@ JS = r"""
         g.strokeStyle = "#90a4ae"; g.beginPath(); g.moveTo(0, y + 0.5); g.lineTo(W, y + 0.5); g.stroke();
       }
       g.fillStyle = "#37474f";
-      g.fillText(("p" + lane.p + (lane.node ? " · " + lane.node : "")).slice(0, 17), 6, y + LANE_H - 5);
+      g.fillText(("p" + lane.p + (lane.node ? " · " + lane.node : "")).slice(0, 17), 6, y + LANE_H / 2 + 4);
     }
     // the ruler: ticks, fault names, anomaly marks
     g.fillStyle = "#fafbfc"; g.fillRect(0, 0, W, RULER);

@@ -159,12 +159,14 @@ def _run_section(run: RunData) -> str:
             rows.append(("teardown error", str(e).strip().splitlines()[-1] if str(e).strip() else e))
         if ri.get("left_running"):
             rows.append(("left running", compact(ri["left_running"], 200)))
-    table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    half = (len(rows) + 1) // 2  # two columns side by side: the facts fit on one screen
+    table = "".join('<table class="kv">' + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in part)
+                    + "</table>" for part in (rows[:half], rows[half:]))
     err = ""
     if ri.get("error"):
         err = f'<h3>run error</h3><pre class="json error">{esc(ri["error"])}</pre>'
     cmd = reproduce_command(t)
-    return (f'<section id="run"><h2>Run</h2><table class="kv">{table}</table>{err}'
+    return (f'<section id="run"><h2>Run</h2><div class="kv-cols">{table}</div>{err}'
             f'<h3>Reproduce <button type="button" id="copy-cmd">copy</button></h3>'
             f'<pre class="cmd" id="cmd">{esc(cmd)}</pre>'
             f'<p class="muted small">The same seed gives the same operations and faults, not the same timing.</p>'

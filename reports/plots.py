@@ -91,11 +91,12 @@ def _ms_label(ms: float) -> str:
 
 
 def throughput_svg(done: Sequence[Pair], end_s: float, bands: Sequence[dict]) -> str:
-    """Completions per second by type, in buckets sized so the run spans at most ~200 of them."""
+    """Completions per second by type, in buckets sized so the run spans at most ~100 of them."""
     if not done:
         return '<p class="muted">No completed client operations.</p>'
     end_s = max(end_s, 1e-6)
-    bucket = _nice_bucket(end_s / 200)
+    # ~100 buckets, but wide enough to hold ~20 completions each: narrower ones only show noise
+    bucket = _nice_bucket(max(end_s / 100, end_s * 20 / len(done)))
     n = int(end_s / bucket) + 1
     counts: dict[str, list[int]] = {k: [0] * n for k in COLORS}
     for p in done:
