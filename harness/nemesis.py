@@ -71,5 +71,8 @@ def resolve_nemesis(name: str, options: dict[str, Any], seed: int) -> NemesisPac
     try:
         factory = NEMESES[name]
     except KeyError:
-        raise UnknownNemesis(f"unknown nemesis {name!r}; choose one of {', '.join(sorted(NEMESES))}") from None
+        # Fault nemeses (lists like `partition,kill,clock`, families, single shapes) live in nemeses/,
+        # which imports this module: hence the late import.
+        from nemeses import build_package
+        return build_package(name, options, seed)
     return factory(options, seed)

@@ -26,9 +26,17 @@ def register(subparsers: Any) -> None:
                         "entry point (default zookeeper)")
     p.add_argument("--workload", default="register", help="register, set, queue, lock, election, membership, "
                    "watch (default register)")
-    from harness.nemesis import NEMESES
     p.add_argument("--nemesis", default="none",
-                   help=f"fault schedule: {', '.join(sorted(NEMESES))} (default none = no faults)")
+                   help="fault schedule: none, or a comma-separated list of faults or families (partition, kill, "
+                        "pause, clock, packet-loss, or shapes like partition-one; see docs/nemeses.md) "
+                        "(default none)")
+    p.add_argument("--nemesis-interval", type=float, default=None,
+                   help="seconds between one fault's healing and the next fault (default 10)")
+    p.add_argument("--nemesis-schedule", default=None,
+                   help="a fixed, reproducible fault sequence instead of random choices, e.g. "
+                        "`partition-one:5,kill-one:3,clock-bump` (fault[:seconds active], see docs/nemeses.md)")
+    p.add_argument("--fake-monotonic", action="store_true",
+                   help="clock faults also shift/skew CLOCK_MONOTONIC (default: only wall-clock time)")
     nodes = p.add_mutually_exclusive_group()
     nodes.add_argument("--nodes", help="comma-separated node names (default n1..nN)")
     nodes.add_argument("--node-count", type=int, help=f"how many nodes, named n1..nN (default {DEFAULT_NODE_COUNT})")
@@ -211,6 +219,7 @@ def main(args: argparse.Namespace) -> int:
         store.start_log()
         store.write_json("test.json", describe_test(test))
         outcome = Runner(test, store, progress=not args.no_progress).run()
+        _write_report(store.path)
         if args.test_count > 1:
             print(f"run {i + 1}/{args.test_count}")
         print(summary(test, outcome))
@@ -219,3 +228,11 @@ def main(args: argparse.Namespace) -> int:
         if code == EXIT_INVALID or outcome.interrupted:
             break
     return worst
+
+
+def _write_report(run_dir: Path) -> None:
+    try:
+        from reports import write_report
+        write_report(run_dir)
+    except Exception as exc:  # the report is a convenience; the run's verdict stands without it
+        print(f"harness run: report.html not written: {exc}", file=sys.stderr)
