@@ -73,6 +73,9 @@ def resolve_nemesis(name: str, options: dict[str, Any], seed: int) -> NemesisPac
     except KeyError:
         # Fault nemeses (lists like `partition,kill,clock`, families, single shapes) live in nemeses/,
         # which imports this module: hence the late import.
-        from nemeses import build_package
+        import nemeses
+        build_package = getattr(nemeses, "build_package", None)
+        if build_package is None:
+            raise UnknownNemesis(f"unknown nemesis {name!r}; choose one of {', '.join(sorted(NEMESES))}") from None
         return build_package(name, options, seed)
     return factory(options, seed)
