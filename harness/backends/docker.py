@@ -276,9 +276,7 @@ class DockerRemote:
             raise RemoteError(f"{self.node}: container {self.container} does not exist") from exc
         except docker.errors.APIError as exc:
             raise RemoteError(f"{self.node}: cannot run {describe(cmd)} in {self.container}: {_short(exc)}") from exc
-        except (OSError, Exception) as exc:
-            if isinstance(exc, RemoteError):
-                raise
+        except Exception as exc:  # requests' connection errors, a socket error: the daemon went away
             raise RemoteError(f"{self.node}: lost the Docker daemon while running {describe(cmd)}: "
                               f"{_short(exc)}") from exc
         if code is None:
