@@ -51,6 +51,10 @@ def make_handler(store: Path) -> type[BaseHTTPRequestHandler]:
             if path in ("", "/"):
                 self._send(HTTPStatus.OK, index_html(root, scan_store(root)).encode(), "text/html; charset=utf-8")
                 return
+            if path == "/favicon.ico":  # browsers ask for it on plain-text pages (node logs): none, quietly
+                self.send_response(HTTPStatus.NO_CONTENT)
+                self.end_headers()
+                return
             rel = path.lstrip("/")
             if any(part in ("..", "") for part in rel.rstrip("/").split("/")) or "\x00" in rel:
                 self._not_found()

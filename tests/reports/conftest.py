@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -49,3 +50,13 @@ def set_run(store: Path) -> Path:
 @pytest.fixture(scope="module")
 def lock_run(store: Path) -> Path:
     return make_run(store, "lock", lock_history(overlap=True))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, one per test module (skipped where it is not installed)."""
+    from browser import CHROMIUM, chromium
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed")
+    with chromium() as context:
+        yield context

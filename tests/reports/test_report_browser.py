@@ -5,22 +5,16 @@ from __future__ import annotations
 import struct
 import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from browser import CHROMIUM, chromium
+from browser import CHROMIUM
 from conftest import XSS_IMG, XSS_SCRIPT
 from report_runs import results_of
 from reports import write_report
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as context:
-        yield context
 
 
 def _open(browser: Any, run: Path) -> tuple[Any, list[str]]:

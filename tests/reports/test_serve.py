@@ -10,7 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -90,3 +90,21 @@ def test_serve_refuses_a_missing_store(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "harness", "serve", "--store", str(tmp_path / "none"), "--port", "0"],
                        cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 254 and "not a directory" in r.stderr
+
+
+def test_index_and_a_report_in_chromium(served: tuple[str, Path, list[Path]], browser: Any) -> None:
+    url, store, runs = served
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.goto(url)
+    assert page.locator("tr.run").count() == 3
+    page.locator("tr.run").nth(1).get_by_role("link", name="report").click()
+    page.wait_for_load_state("load")
+    assert "INVALID" in page.locator("#verdict").inner_text()
+    page.get_by_role("link", name="nodes/n1/server.log").click()
+    page.wait_for_load_state("load")
+    assert "server log of n1" in page.locator("body").inner_text()
+    assert problems == []
+    page.close()
