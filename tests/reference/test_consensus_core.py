@@ -224,6 +224,29 @@ def test_read_index_on_leader_and_follower() -> None:
     assert c.stats["reads_answered"] == 2
 
 
+def test_read_asked_before_the_new_leaders_noop_commits_waits_for_it() -> None:
+    c = Cluster(3, seed=13, faults=CALM, config=CFG)
+    run_until(c, lambda: bool(c.leader_nodes()))
+    leader = c.leader_nodes()[0]
+    assert leader.commit < leader.last_index  # the no-op of its term is not committed yet
+    noop = leader.last_index
+    assert leader.read_index(b"early")
+    answers = []
+    for _ in range(50):
+        for i in c.up():
+            if i != leader.id:
+                c._process_ready(i)
+        rd = leader.ready()
+        for m in rd.messages:
+            c._send(m)
+        answers += rd.read_states
+        c.now += 1
+        c._deliver_due()
+        if answers:
+            break
+    assert [(r.index, r.ctx) for r in answers] == [(noop, b"early")]
+
+
 def test_isolated_leader_never_answers_reads_and_reports_them_dropped() -> None:
     c = Cluster(3, seed=10, faults=CALM, config=CFG)
     old = settle(c)
