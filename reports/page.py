@@ -83,7 +83,10 @@ def _flatten_checkers(results: dict[str, Any] | None) -> list[tuple[str, dict[st
 def _summary(name: str, r: dict[str, Any]) -> str:
     """One line saying what a checker looked at and found."""
     bits: list[str] = []
-    if "counterexample" in r or "model" in r:
+    subs = r.get("results")
+    if isinstance(subs, dict) and subs:
+        bits.append("composed of " + ", ".join(str(k) for k in subs))
+    elif "counterexample" in r or "model" in r:
         bits.append(f"{r.get('ops', '?')} ops over {r.get('keys', '?')} key(s), model {r.get('model', '?')}, "
                     f"{r.get('elapsed_s', 0):.3f} s")
         ce = r.get("counterexample")

@@ -127,3 +127,27 @@ def test_harness_report_command(invalid_run: Path, tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "harness", "report", str(tmp_path)], cwd=REPO,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 254 and "is not a stored run" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_interrupted_run_with_a_crashed_checker_is_unknown_and_says_why(tmp_path: Path) -> None:
+    from report_runs import make_run, register_history
+    run = make_run(tmp_path, "register", register_history())
+    res = results_of(run)
+    res["valid"] = "unknown"
+    res["results"]["workload"] = {"valid": "unknown", "error": "checker crashed: <b>Boom</b>"}
+    res["run"]["interrupted"] = True
+    (run / "results.json").write_text(json.dumps(res))
+    page = render_report(run)
+    why = re.search(r'<div class="verdict verdict-unknown" id="verdict"><div class="word">UNKNOWN</div>'
+                    r'<div class="why">(.*?)</div>', page).group(1)
+    assert "interrupted" in why and "checker crashed: &lt;b&gt;Boom&lt;/b&gt;" in why
+    assert "<b>Boom" not in page
+
+
+def test_empty_and_fault_only_histories_render(tmp_path: Path) -> None:
+    from report_runs import HistoryBuilder, make_run
+    h = HistoryBuilder()
+    h.nemesis(1, "start-kill", "n2")
+    for history in ([], h.ops):
+        page = render_report(make_run(tmp_path, "register", history))
+        assert 'id="verdict"' in page and 'id="files"' in page
