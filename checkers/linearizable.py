@@ -43,6 +43,7 @@ the ops concurrent with it.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import time
 from dataclasses import dataclass
@@ -469,6 +470,59 @@ def _check_key_job(args: tuple) -> tuple[Any, dict[str, Any]]:
     return key, check_key(model, key, kops, deadline, max_configs)
 
 
+def _worker(conn: Any) -> None:
+    while True:
+        job = conn.recv()
+        if job is None:
+            return
+        conn.send(_check_key_job(job))
+
+
+def _in_processes(jobs: list[tuple], nproc: int) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Run jobs in ``nproc`` forked workers, each fed through its own pipe; yield results as they come.
+
+    Not multiprocessing.Pool: terminating a Pool while its task queue is busy can deadlock (a killed worker may
+    hold the shared queue's lock), and stopping early, once a key is invalid, is the normal case here. Private
+    pipes have no shared lock; closing this generator kills the workers.
+    """
+    ctx = multiprocessing.get_context("fork")
+    workers: list[tuple[Any, Any]] = []
+    todo = list(jobs)
+    busy: dict[Any, tuple[Any, tuple]] = {}  # pipe -> (process, job)
+    try:
+        for _ in range(min(nproc, len(jobs))):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(child,), daemon=True)
+            proc.start()
+            child.close()
+            workers.append((proc, parent))
+            job = todo.pop(0)
+            parent.send(job)
+            busy[parent] = (proc, job)
+        while busy:
+            for conn in multiprocessing.connection.wait(list(busy)):
+                proc, job = busy.pop(conn)
+                try:
+                    key, res = conn.recv()
+                except (EOFError, OSError):  # the worker died (killed, out of memory): that key is undecided
+                    proc.join(1)
+                    key, res = job[1], {"ops": len(job[2]), "valid": "unknown", "configs": 0,
+                                        "reason": f"checker process died (exit code {proc.exitcode})"}
+                    yield key, res
+                    continue
+                if todo:
+                    nxt = todo.pop(0)
+                    conn.send(nxt)
+                    busy[conn] = (proc, nxt)
+                yield key, res
+    finally:
+        for proc, conn in workers:
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+            conn.close()
+
+
 def _run_rounds(jobs: list[tuple], max_configs: int, nproc: int) -> dict[Any, dict[str, Any]]:
     """Check every key, with growing configuration caps, until one is invalid or all are decided.
 
@@ -479,27 +533,26 @@ def _run_rounds(jobs: list[tuple], max_configs: int, nproc: int) -> dict[Any, di
     results: dict[Any, dict[str, Any]] = {}
     pending = list(jobs)
     cap = min(ROUND_START_CONFIGS, max_configs)
-    pool = multiprocessing.get_context("fork").Pool(nproc) if nproc > 1 else None
-    try:
-        while pending:
-            final = cap >= max_configs
-            # with several workers the memory budget is shared: each gets its part
-            round_jobs = [(j[0], j[1], j[2], j[3], max(1, cap // nproc)) for j in pending]
-            it = pool.imap_unordered(_check_key_job, round_jobs) if pool else map(_check_key_job, round_jobs)
-            retry = []
+    while pending:
+        final = cap >= max_configs
+        # with several workers the memory budget is shared: each gets its part
+        round_jobs = [(j[0], j[1], j[2], j[3], max(1, cap // nproc)) for j in pending]
+        it = _in_processes(round_jobs, nproc) if nproc > 1 else map(_check_key_job, round_jobs)
+        retry = set()
+        try:
             for key, res in it:
                 if res["valid"] == "unknown" and not final and res.get("reason", "").startswith("memory"):
-                    retry.append(key)
+                    retry.add(key)
                     continue
                 results[key] = res
                 if res["valid"] is False:
                     return results  # decided; the other keys need not be checked
-            pending = [j for j in pending if j[1] in set(retry)]
-            cap = min(cap * ROUND_GROWTH, max_configs)
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+        pending = [j for j in pending if j[1] in retry]
+        cap = min(cap * ROUND_GROWTH, max_configs)
     return results
 
 

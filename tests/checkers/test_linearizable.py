@@ -487,3 +487,29 @@ def test_agrees_with_brute_force_on_multi_registers(history: list[Op]) -> None:
     # The oracle checks x and y together; the checker splits them where no txn joins them.
     model = make_model("multi-register", {"x": 0, "y": 0})
     assert check(history, model)["valid"] is _oracle_generic(history, model)
+
+
+class _DyingRegister:
+    """A register whose checker process dies on key "b" (as if killed by the OOM killer)."""
+    def __init__(self) -> None:
+        self.inner = make_model("register", 0)
+        self.name = "register"
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet while unpickling
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def step(self, state: Any, mop: Any) -> Any:
+        if mop == ("w", 666):
+            import os
+            os._exit(3)
+        return self.inner.step(state, mop)
+
+
+def test_a_dead_worker_makes_its_key_unknown_not_a_hang() -> None:
+    h = index_history([Op(INVOKE, 0, "write", 1, key="a"), Op(OK, 0, "write", 1, key="a"),
+                       Op(INVOKE, 1, "write", 666, key="b"), Op(OK, 1, "write", 666, key="b")])
+    res = check(h, _DyingRegister(), processes=2)
+    assert res["valid"] == "unknown"
+    assert "died" in res["per_key"]["b"]["reason"] and res["per_key"]["a"]["valid"] is True
