@@ -214,6 +214,10 @@ class DaemonDB:
     def directory(self, test: Any, node: str) -> str:
         return f"{test.remote(node).home}/{self.name}"
 
+    def faketime_file(self, test: Any, node: str) -> str:
+        """libfaketime's control file for this node's server (see harness/dbs/faketime.py)."""
+        return f"{self.directory(test, node)}/faketime.rc"
+
     def pid_file(self, test: Any, node: str) -> str:
         return f"{self.directory(test, node)}/server.pid"
 
@@ -238,8 +242,15 @@ class DaemonDB:
         if self.is_running(test, node):
             return
         remote = test.remote(node)
+        env = self.env(test, node)
+        clock = (getattr(test, "options", None) or {}).get("faketime")
+        if clock:
+            # Set by nemeses when clock faults are enabled: the server runs under libfaketime.
+            from harness.dbs.faketime import faketime_env
+            env = {**(env or {}), **faketime_env(remote, self.faketime_file(test, node),
+                                                 monotonic=bool(clock.get("monotonic")))}
         pid = remote.spawn(self.command(test, node), log_file=self.log_file(test, node),
-                           pid_file=self.pid_file(test, node), env=self.env(test, node),
+                           pid_file=self.pid_file(test, node), env=env,
                            cwd=self.directory(test, node))
         # The start time pins the PID to this very process: once it is gone its PID may be reused by an
         # unrelated process, which kill/pause must never hit.
@@ -298,6 +309,8 @@ class DaemonDB:
         while time.monotonic() < deadline:
             state = self._state(remote, pid)
             if state is None or state in ("Z", "X"):
+                from harness.dbs.faketime import remove_shm
+                remove_shm(remote, pid)  # left by libfaketime when the server ran under it
                 return
             time.sleep(0.05)
         raise RemoteError(f"{node}: {self.name} (pid {pid}) still alive 30s after SIGKILL")

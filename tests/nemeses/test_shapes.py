@@ -1,0 +1,127 @@
+"""Partition shapes, fault parsing and the schedule: pure, checked with hypothesis."""
+from __future__ import annotations
+
+import random
+
+import networkx as nx
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from harness.generators import Context, Invocation, Wait
+from harness.nemesis import UnknownNemesis
+from nemeses import FAMILIES, SHAPES, FaultSchedule, build_package, parse_faults, parse_schedule
+from nemeses import grudges
+
+node_lists = st.integers(min_value=2, max_value=9).map(lambda n: [f"n{i}" for i in range(1, n + 1)])
+seeds = st.integers(min_value=0, max_value=2**32)
+
+
+def reach(graph, node):
+    return set(graph.neighbors(node)) | {node}
+
+
+@given(node_lists, seeds)
+def test_grudge_is_the_complement_of_the_graph_and_symmetric(nodes, seed):
+    for shape in grudges.SHAPES.values():
+        g = shape(nodes, random.Random(seed))
+        assert sorted(g.nodes) == sorted(nodes)
+        gr = grudges.grudge(g)
+        for a in nodes:
+            assert set(gr[a]) == set(nodes) - reach(g, a)
+            for b in gr[a]:
+                assert a in gr[b]
+
+
+@given(node_lists, seeds)
+def test_halves_minority_and_one_split_into_two_cliques(nodes, seed):
+    n = len(nodes)
+    for name, small in (("partition-halves", n // 2), ("partition-minority", grudges.minority_size(n)),
+                        ("partition-one", 1)):
+        g = grudges.SHAPES[name](nodes, random.Random(seed))
+        parts = sorted((sorted(c) for c in nx.connected_components(g)), key=len)
+        assert [len(p) for p in parts] == sorted([small, n - small])
+        for p in parts:
+            assert nx.density(g.subgraph(p)) == 1 or len(p) == 1
+    minority = grudges.SHAPES["partition-minority"](nodes, random.Random(seed))
+    if n >= 3:  # two nodes have no majority to keep
+        assert max(len(c) for c in nx.connected_components(minority)) > n // 2
+
+
+@given(st.integers(min_value=5, max_value=9), seeds)
+def test_ring_every_node_sees_a_majority_but_no_majority_is_common(n, seed):
+    nodes = [f"n{i}" for i in range(1, n + 1)]
+    g = grudges.ring(nodes, random.Random(seed))
+    majority = n // 2 + 1
+    views = [reach(g, a) for a in nodes]
+    assert all(len(v) >= majority for v in views)
+    assert len(set.intersection(*views)) < majority
+    assert any(grudges.grudge(g).values())
+
+
+@given(st.integers(min_value=3, max_value=9), seeds)
+def test_bridge_one_node_reaches_both_halves_which_cannot_reach_each_other(n, seed):
+    nodes = [f"n{i}" for i in range(1, n + 1)]
+    g = grudges.bridge(nodes, random.Random(seed))
+    bridges = [a for a in nodes if reach(g, a) == set(nodes)]
+    assert len(bridges) == 1
+    rest = g.subgraph(set(nodes) - set(bridges))
+    assert nx.number_connected_components(rest) == 2
+
+
+def test_families_and_shapes_parse_and_unknown_names_are_clear():
+    assert parse_faults("partition") == FAMILIES["partition"]
+    assert parse_faults("kill,pause-one,kill-one") == ["kill-one", "kill-minority", "kill-all", "pause-one"]
+    assert "partition-leader" in parse_faults("partition")
+    with pytest.raises(UnknownNemesis, match="unknown nemesis 'partitoin'"):
+        parse_faults("partitoin")
+    with pytest.raises(UnknownNemesis, match="seconds must be a number"):
+        parse_schedule("kill-one:x", 5)
+    assert parse_schedule("kill-one:3,clock-bump", 5) == [("kill-one", 3.0), ("clock-bump", 5.0)]
+
+
+def drive(gen, until):
+    """(time, invocation) of the nemesis thread, asking whenever the generator allows."""
+    out, t = [], 0.0
+    while t < until:
+        r = gen.next(Context(t, "nemesis", ("nemesis",)))
+        if isinstance(r, Invocation):
+            out.append((t, r))
+        elif isinstance(r, Wait):
+            t = r.until
+        else:
+            break
+    return out
+
+
+@given(seeds, st.floats(min_value=0.5, max_value=20))
+@settings(max_examples=50)
+def test_schedule_alternates_start_and_stop_of_the_same_fault_at_the_interval(seed, interval):
+    shapes = parse_faults("partition,kill,pause,clock")
+    ops = drive(FaultSchedule(shapes, seed, interval), 20 * interval)
+    assert len(ops) >= 10
+    for i, (t, op) in enumerate(ops):
+        assert t == pytest.approx(interval * (i + 1))
+        assert op.f == ("start-" if i % 2 == 0 else "stop-") + SHAPES[op.value]
+        if i % 2:
+            assert op.value == ops[i - 1][1].value
+    assert drive(FaultSchedule(shapes, seed, interval), 20 * interval) == ops  # reproducible
+
+
+def test_fixed_schedule_is_followed_in_order_with_its_durations():
+    ops = drive(FaultSchedule([], 1, 2.0, [("kill-one", 3.0), ("clock-bump", 1.0)]), 30)
+    assert [(t, o.f, o.value) for t, o in ops[:8]] == [
+        (2.0, "start-kill", "kill-one"), (5.0, "stop-kill", "kill-one"),
+        (7.0, "start-clock", "clock-bump"), (8.0, "stop-clock", "clock-bump"),
+        (10.0, "start-kill", "kill-one"), (13.0, "stop-kill", "kill-one"),
+        (15.0, "start-clock", "clock-bump"), (16.0, "stop-clock", "clock-bump")]
+
+
+def test_package_heals_at_the_end_and_asks_for_faketime_only_with_clock_faults():
+    options = {}
+    package = build_package("partition,kill", options, 7)
+    assert [i.f for i in package.final] == ["heal-all"] and package.recovery_seconds > 0
+    assert "faketime" not in options
+    build_package("pause,clock", options, 7)
+    assert options["faketime"] == {"monotonic": False}
+    build_package("clock-skew", opts := {"fake_monotonic": True}, 7)
+    assert opts["faketime"] == {"monotonic": True}
