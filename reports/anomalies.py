@@ -111,7 +111,10 @@ def render_checker_anomalies(name: str, result: dict[str, Any], ctx: Context) ->
     """The anomaly block for one checker whose result is not valid (or that names anomalies anyway)."""
     parts: list[str] = []
     if result.get("error"):
-        parts.append(f'<p class="error">{esc(result["error"])}</p>')
+        if result.get("valid") is False:
+            parts.append(f'<p class="error">{esc(result["error"])}</p>')
+        else:
+            parts.append(f'<p class="muted">could not judge: {esc(result["error"])}</p>')
     if result.get("reason") and result.get("valid") == "unknown":
         parts.append(f'<p class="muted">Gave up: {esc(result["reason"])}</p>')
     ce = result.get("counterexample")

@@ -180,8 +180,9 @@ def legend(roles: Sequence[str]) -> str:
         fill, _ = ROLE_STYLE[r]
         items.append(f'<span class="legend-item"><span class="swatch" style="background:{fill}"></span>'
                      f'{esc(ROLE_NAMES[r])}</span>')
-    items.append('<span class="legend-item"><span class="swatch dashed"></span>indeterminate (info): may take '
+    items.append('<span class="legend-item"><span class="swatch dashed"></span>indeterminate (info, “?”): may take '
                  'effect any time after its start</span>')
+    items.append('<span class="legend-item">✗ failed: had no effect</span>')
     items.append('<span class="legend-item"><span class="swatch" style="background:#ffcc80"></span>fault active</span>')
     return '<div class="legend">' + "".join(items) + "</div>"
 
