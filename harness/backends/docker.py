@@ -388,12 +388,23 @@ class DockerBackend:
     def __init__(self, state_dir: str | None = None, image: str | None = None,
                  subnet_base: str = "10.78.0.0/16", docker_host: str | None = None, client: Any = None) -> None:
         self.state_dir = os.path.abspath(state_dir or state_dir_default())
-        self.image = image
         self.subnet_base = subnet_base
         self.client = client or connect(docker_host)
+        self.image = self._check_image(image)  # now, so a missing image is refused before a run starts
         self.state: DockerRunState | None = None
         self._remotes: dict[str, DockerRemote] = {}
         self._net: IptablesNet | None = None
+
+    def _check_image(self, image: str | None) -> str:
+        import docker.errors
+
+        if image is None:
+            return default_image(self.client)
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            raise DockerUnavailable(f"image {image} does not exist: build it with `harness image build`") from None
+        return image
 
     # -- identity ----------------------------------------------------------------------------
     def _state(self) -> DockerRunState:
@@ -440,11 +451,7 @@ class DockerBackend:
                              f"letter, at most 12 characters; got {nodes}")
         if len(nodes) > 200:
             raise ValueError("docker backend: at most 200 nodes")
-        image = self.image or default_image(self.client)
-        try:
-            self.client.images.get(image)
-        except docker.errors.ImageNotFound:
-            raise DockerUnavailable(f"image {image} does not exist: build it with `harness image build`") from None
+        image = self.image
         try:
             with _machine_lock():
                 taken = {run.subnet for run in find_runs(self.state_dir)} | _docker_subnets(self.client)

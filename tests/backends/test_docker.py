@@ -243,5 +243,7 @@ def test_harness_run_register_on_docker_is_valid(db, nodes, node_image, docker_c
 def test_make_backend_builds_docker_with_only_its_options(docker_client, node_image, tmp_path):
     backend = make_backend("docker", state_dir=str(tmp_path), image=node_image, ssh_port=2222, username="x")
     assert isinstance(backend, DockerBackend) and backend.image == node_image
+    with pytest.raises(BackendUnavailable, match="zkjepsen-node:nope does not exist.*harness image build"):
+        make_backend("docker", image="zkjepsen-node:nope")
     with pytest.raises(BackendUnavailable, match="unknown backend"):
         make_backend("vmware")
