@@ -392,3 +392,5 @@ def test_many_children(zk):
     children, stat = c.get_children("/wide", include_data=True)
     assert len(children) == 1000 == stat.numChildren
     assert sorted(children) == [f"child-{i:04d}-" + "x" * 40 for i in range(1000)]
+    for p in [c.delete_async(f"/wide/{child}") for child in children]:  # pipelined: a fast teardown
+        p.get(timeout=30)
