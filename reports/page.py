@@ -225,6 +225,25 @@ def _size(n: int) -> str:
     return str(n)
 
 
+def _with_outcomes(bands: list[dict], history: list) -> list[dict]:
+    """A fault's invoke names its shape ("kill-one"); its completion says what was done ({"killed": ["n2"]}).
+    Show the latter when there is one: it names the nodes."""
+    position = {op.index: i for i, op in enumerate(history)}
+    for band in bands:
+        i = position.get(band.get("start_op"))
+        if i is None:
+            continue
+        start = history[i]
+        for op in history[i + 1:]:
+            if op.process == start.process and op.f == start.f and op.type != "invoke":
+                if op.value is not None and op.value != start.value:
+                    band["value"] = op.value
+                break
+            if op.process == start.process and op.type == "invoke":
+                break
+    return bands
+
+
 def render(run: RunData) -> str:
     history = run.history
     problems = list(run.problems)
@@ -235,7 +254,7 @@ def render(run: RunData) -> str:
         ps = []
     end_ns = max((op.time for op in history), default=0)
     nem = nemesis_bands(history, end_ns)
-    bands, events = nem["bands"], nem["events"]
+    bands, events = _with_outcomes(nem["bands"], history), nem["events"]
     ctx = Context(run, ps, bands)
     cls, headline = _headline(run)
 

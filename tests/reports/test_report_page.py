@@ -151,3 +151,26 @@ def test_empty_and_fault_only_histories_render(tmp_path: Path) -> None:
     for history in ([], h.ops):
         page = render_report(make_run(tmp_path, "register", history))
         assert 'id="verdict"' in page and 'id="files"' in page
+
+
+def test_a_fault_shows_what_was_done_and_shades_its_nodes(tmp_path: Path) -> None:
+    """nemeses/ records start-<family> invoked with the shape and completed with what it did."""
+    from checkers.history import Op
+    from report_runs import make_run, register_history
+    ops = []
+    for o in register_history():
+        if o.process == "nemesis" and o.f.startswith("start"):
+            ops += [Op("invoke", "nemesis", "start-kill", "kill-one", o.time),
+                    Op("info", "nemesis", "start-kill", {"shape": "kill-one", "killed": ["n2"]}, o.time + 1000)]
+        elif o.process == "nemesis":
+            ops += [Op("invoke", "nemesis", "stop-kill", None, o.time),
+                    Op("info", "nemesis", "stop-kill", {"restarted": ["n2"]}, o.time + 1000)]
+        else:
+            ops.append(o)
+    for i, o in enumerate(ops):
+        o.index = i
+    page = render_report(make_run(tmp_path, "register", ops))
+    data = json.loads(re.search(r'<script type="application/json" id="timeline-data">(.*?)</script>', page, re.S)
+                      .group(1))
+    assert [(b["name"], b["nodes"]) for b in data["bands"]] == [("kill", ["n2"])]
+    assert "killed" in data["bands"][0]["value"]
