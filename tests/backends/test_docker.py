@@ -13,7 +13,7 @@ import pytest
 
 from harness.backends.base import BackendUnavailable, make_backend
 from harness.backends.docker import DockerBackend, find_runs
-from harness.images import image_tag, find_mirror, recipe_hash
+from harness.images import cached_image, find_mirror, image_tag, recipe_hash
 from harness.remote import RemoteError
 
 from backend_helpers import REPO, harness
@@ -78,6 +78,19 @@ def test_containers_get_net_admin_and_nothing_more(backend, docker_client):
         assert caps & (1 << CAP_NET_ADMIN) and not caps & (1 << CAP_SYS_TIME)
     clock = backend.remote("n1").run(["date", "-s", "2001-01-01"], check=False)
     assert not clock.ok and "not permitted" in clock.stderr
+
+
+@pytest.mark.cluster
+def test_the_node_image_has_what_nodes_need(backend, docker_client, node_image):
+    assert cached_image(docker_client, with_zookeeper=True) is not None  # built from the current recipe
+    remote = backend.remote("n1")
+    check = remote.run(
+        "python3 -c 'import sys; print(sys.version_info >= (3, 11))'; which ip iptables ps kill timeout java; "
+        "test -x /usr/sbin/sshd && echo sshd; ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null && echo faketime; "
+        "test -f /usr/share/java/zookeeper.jar && echo zookeeper; ls /etc/ssh/ssh_host_* 2>/dev/null | wc -l")
+    lines = check.stdout.split()
+    assert lines[0] == "True" and len([l for l in lines if l.startswith("/")]) == 6, check.stdout
+    assert lines[-4:] == ["sshd", "faketime", "zookeeper", "0"], check.stdout  # and no shared host keys
 
 
 @pytest.mark.cluster
