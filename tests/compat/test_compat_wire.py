@@ -10,7 +10,7 @@ from tests.compat.rawclient import OPEN_ACL, RawSession, boolean, buffer, int32,
 
 pytestmark = pytest.mark.cluster
 
-CREATE, DELETE, EXISTS, GET_DATA, SET_DATA, GET_CHILDREN2 = 1, 2, 3, 4, 5, 12
+CREATE, DELETE, EXISTS, GET_DATA, SET_DATA, GET_CHILDREN = 1, 2, 3, 4, 5, 8
 PING, CHECK, MULTI, MULTI_READ, AUTH, CLOSE = 11, 13, 14, 22, 100, -11
 STAT_SIZE = 68
 
@@ -158,3 +158,41 @@ def test_client_ahead_of_the_server_is_dropped(zk):
     with RawSession(zk.port) as session:
         with pytest.raises(ConnectionError):
             session.connect(last_zxid=0x7FFFFFFF00000000)
+
+
+
+def drain_events(raw: RawSession) -> list[tuple[int, int, bytes]]:
+    """Send a ping and return the (type, state, path) of every notification that arrives before its reply.
+
+    The server answers a connection in order, and a write's notifications go out when it is applied, so the
+    ping's reply comes after every event caused by writes that completed before the ping was sent.
+    """
+    raw.send(-2, PING)
+    events = []
+    while True:
+        reply = raw.read_reply()
+        assert reply is not None, "server closed the connection"
+        if reply.xid == -2:
+            return events
+        assert reply.xid == -1, f"unexpected reply {reply}"
+        kind, state = struct.unpack_from(">ii", reply.body)
+        events.append((kind, state, reply.body[8:]))
+
+
+def test_one_notification_per_path_and_event_even_with_several_watches(zk, raw):
+    """ZooKeeper keeps one watch per (connection, path, kind): three data watches give one NodeDataChanged,
+    and a data plus a child watch give one NodeDeleted."""
+    path = zk.chroot + "/multi-watched"
+    zk.client.create("/multi-watched")
+    assert raw.call(1, GET_DATA, ustring(path) + boolean(True)).err == 0
+    assert raw.call(2, EXISTS, ustring(path) + boolean(True)).err == 0
+    assert raw.call(3, GET_DATA, ustring(path) + boolean(True)).err == 0
+    zk.client.set("/multi-watched", b"x")
+    assert drain_events(raw) == [(3, 3, ustring(path))]
+
+    assert raw.call(4, GET_DATA, ustring(path) + boolean(True)).err == 0
+    assert raw.call(5, GET_CHILDREN, ustring(path) + boolean(True)).err == 0
+    zk.client.delete("/multi-watched")
+    assert drain_events(raw) == [(2, 3, ustring(path))]
+    zk.client.create("/multi-watched")  # no watch is left to fire
+    assert drain_events(raw) == []
