@@ -53,8 +53,9 @@ class RawSession:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         self.connect_body = b""
 
-    def connect(self, timeout_ms: int = 10000, last_zxid: int = 0, read_only_byte: bool = True) -> bytes:
-        body = int32(0) + int64(last_zxid) + int32(timeout_ms) + int64(0) + buffer(b"\0" * 16)
+    def connect(self, timeout_ms: int = 10000, last_zxid: int = 0, read_only_byte: bool = True,
+                session_id: int = 0, password: bytes = b"\0" * 16) -> bytes:
+        body = int32(0) + int64(last_zxid) + int32(timeout_ms) + int64(session_id) + buffer(password)
         if read_only_byte:
             body += boolean(False)
         self.sock.sendall(int32(len(body)) + body)
@@ -67,6 +68,11 @@ class RawSession:
     @property
     def session_id(self) -> int:
         return struct.unpack_from(">q", self.connect_body, 8)[0]
+
+    @property
+    def password(self) -> bytes:
+        (length,) = struct.unpack_from(">i", self.connect_body, 16)
+        return self.connect_body[20:20 + length]
 
     def send(self, xid: int, opcode: int, body: bytes = b"") -> None:
         payload = int32(xid) + int32(opcode) + body

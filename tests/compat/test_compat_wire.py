@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from tests.compat.rawclient import OPEN_ACL, RawSession, boolean, buffer, int32, ustring
+from tests.compat.rawclient import OPEN_ACL, RawSession, boolean, buffer, int32, int64, ustring
 
 pytestmark = pytest.mark.cluster
 
@@ -196,3 +196,39 @@ def test_one_notification_per_path_and_event_even_with_several_watches(zk, raw):
     assert drain_events(raw) == [(2, 3, ustring(path))]
     zk.client.create("/multi-watched")  # no watch is left to fire
     assert drain_events(raw) == []
+
+
+def string_vector(paths: list[str]) -> bytes:
+    return int32(len(paths)) + b"".join(ustring(p) for p in paths)
+
+
+def test_set_watches_after_reconnect(zk):
+    """The Java client re-registers its watches on a new connection with SetWatches (xid -8, opcode 101);
+    the server fires at once for every watched node that changed after relativeZxid (notes §1)."""
+    changed, missing, steady = (zk.chroot + p for p in ("/sw-changed", "/sw-missing", "/sw-steady"))
+    zk.client.create("/sw-changed", b"0")
+    zk.client.create("/sw-steady", b"0")
+    with RawSession(zk.port) as first:
+        first.connect()
+        session_id, password = first.session_id, first.password
+        seen = first.call(1, GET_DATA, ustring(changed) + boolean(True)).zxid
+    zk.client.set("/sw-changed", b"1")  # while the session has no connection
+
+    with RawSession(zk.port) as second:
+        second.connect(session_id=session_id, password=password, last_zxid=seen)
+        assert second.session_id == session_id
+        second.send(-8, 101, int64(seen) + string_vector([changed, steady]) + string_vector([missing])
+                    + string_vector([]))
+        events = []
+        while True:
+            reply = second.read_reply()
+            assert reply is not None, "server closed the connection after SetWatches"
+            if reply.xid == -8:
+                assert (reply.err, reply.body) == (0, b"")
+                break
+            events.append(struct.unpack_from(">ii", reply.body) + (reply.body[8:],))
+        events += drain_events(second)
+        assert events == [(3, 3, ustring(changed))]
+        zk.client.create("/sw-missing")
+        zk.client.set("/sw-steady", b"1")
+        assert drain_events(second) == [(1, 3, ustring(missing)), (3, 3, ustring(steady))]
