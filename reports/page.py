@@ -22,8 +22,9 @@ _FLAGS = [("db", "--db"), ("workload", "--workload"), ("nemesis", "--nemesis"), 
           ("concurrency", "--concurrency"), ("time_limit", "--time-limit"), ("rate", "--rate"),
           ("read_mode", "--read-mode"), ("op_timeout", "--op-timeout"), ("client_nodes", "--client-nodes"),
           ("session_timeout", "--session-timeout"), ("recovery_time", "--recovery-time"),
-          ("backend", "--backend"), ("zookeeper_tarball", "--zookeeper-tarball")]
-_SWITCHES = [("leave_db_running", "--leave-db-running")]
+          ("backend", "--backend"), ("zookeeper_tarball", "--zookeeper-tarball"),
+          ("nemesis_interval", "--nemesis-interval"), ("nemesis_schedule", "--nemesis-schedule")]
+_SWITCHES = [("leave_db_running", "--leave-db-running"), ("fake_monotonic", "--fake-monotonic")]
 
 
 def verdict_class(valid: Any) -> str:
@@ -133,6 +134,8 @@ def _headline(run: RunData) -> tuple[str, str]:
             if r.get("valid") == "unknown" and (r.get("error") or r.get("reason")):
                 reasons.append(f"{n}: {r.get('error') or r.get('reason')}")
         why = "; ".join(reasons) or "the checker could not decide"
+    if len(why) > 320:
+        why = why[:319] + "…"
     word = {"valid": "VALID", "invalid": "INVALID", "unknown": "UNKNOWN"}[cls]
     return cls, (f'<div class="verdict verdict-{cls}" id="verdict"><div class="word">{word}</div>'
                  f'<div class="why">{esc(why)}</div></div>')

@@ -29,7 +29,8 @@ def _frame(end_s: float, bands: Sequence[dict], y_ticks: list[tuple[float, str]]
         x0, x1 = L + b0 / end_s * pw, L + min(b1, end_s) / end_s * pw
         out.append(f'<g><title>{esc("fault " + str(band.get("name")) + ": " + compact(band.get("value"), 200))}</title>'
                    f'<rect x="{x0:.1f}" y="{T}" width="{max(x1 - x0, 1.5):.1f}" height="{H - T - B}" '
-                   f'fill="#ffcc80" fill-opacity="0.4"/></g>')
+                   f'fill="#ffcc80" fill-opacity="0.4"/>'
+                   f'<text x="{x0 + 3:.1f}" y="{T + 11}" class="band-label">{esc(compact(band.get("name"), 20))}</text></g>')
     for yv, lab in y_ticks:
         out.append(f'<line x1="{L}" x2="{W - R}" y1="{yv:.1f}" y2="{yv:.1f}" class="grid"/>'
                    f'<text x="{L - 6}" y="{yv + 4:.1f}" class="tick" text-anchor="end">{esc(lab)}</text>')
