@@ -2,7 +2,7 @@
 
 Pure: no sockets, clocks or threads; every choice comes from one seeded `random.Random`, so a (seed, Faults) pair
 replays exactly. Used by the consensus tests; the replicated-service simulation can reuse `Cluster` with its own
-application (anything with the `KVApp` interface).
+application (any `StateMachine`, passed as `app_factory`).
 
 The network drops, delays (reordering follows), duplicates, and partitions messages (also one-way). Servers crash,
 losing everything but their `Disk`, possibly between persisting a Ready and sending its messages, and restart from
@@ -26,7 +26,7 @@ import json
 import random
 import struct
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Hashable, Protocol
 
 from .core import Config, HardState, Node, PersistentState, Ready, Role
 from .messages import Entry, EntryKind, Message, Snapshot
@@ -40,35 +40,64 @@ def _chain(digest: bytes, e: Entry) -> bytes:
     return hashlib.sha256(digest + struct.pack(">QQB", e.index, e.term, int(e.kind)) + e.data).digest()[:16]
 
 
-class KVApp:
-    """The simulated state machine: `key=value` entries set keys; a hash chain commits to the whole history."""
+class StateMachine(Protocol):
+    """The replicated application a simulated server runs (a key-value map here; the data tree later)."""
+
+    def apply(self, data: bytes) -> None: ...
+    def snapshot(self) -> bytes: ...
+    def restore(self, blob: bytes) -> None: ...
+    def state(self) -> Hashable: ...
+
+
+class KVStore:
+    """`key=value` entries set keys."""
 
     def __init__(self) -> None:
-        self.index = 0
-        self.digest = b""
         self.data: dict[bytes, bytes] = {}
+
+    def apply(self, data: bytes) -> None:
+        key, _, value = data.partition(b"=")
+        self.data[key] = value
+
+    def snapshot(self) -> bytes:
+        return json.dumps({k.hex(): v.hex() for k, v in sorted(self.data.items())}).encode()
+
+    def restore(self, blob: bytes) -> None:
+        self.data = {bytes.fromhex(k): bytes.fromhex(v) for k, v in json.loads(blob).items()}
+
+    def state(self) -> Hashable:
+        return tuple(sorted(self.data.items()))
+
+
+_REPLICA_HEAD = struct.Struct(">Q16s")
+
+
+class Replica:
+    """A server's application plus the index it reached and a hash chain over every entry it applied, so that
+    equal digests mean equal histories and snapshots can be checked against the committed history."""
+
+    def __init__(self, app: StateMachine) -> None:
+        self.app = app
+        self.index = 0
+        self.digest = bytes(16)
 
     def apply(self, e: Entry) -> None:
         if e.index != self.index + 1:
             raise InvariantViolation(f"applied index {e.index} after {self.index}")
-        if e.kind is EntryKind.NORMAL and e.data:
-            key, _, value = e.data.partition(b"=")
-            self.data[key] = value
+        if e.kind is EntryKind.NORMAL:
+            self.app.apply(e.data)
         self.digest = _chain(self.digest, e)
         self.index = e.index
 
     def snapshot(self) -> bytes:
-        return json.dumps({"index": self.index, "digest": self.digest.hex(),
-                           "data": {k.hex(): v.hex() for k, v in sorted(self.data.items())}}).encode()
+        return _REPLICA_HEAD.pack(self.index, self.digest) + self.app.snapshot()
 
     def restore(self, blob: bytes) -> None:
-        d = json.loads(blob)
-        self.index = d["index"]
-        self.digest = bytes.fromhex(d["digest"])
-        self.data = {bytes.fromhex(k): bytes.fromhex(v) for k, v in d["data"].items()}
+        self.index, self.digest = _REPLICA_HEAD.unpack_from(blob)
+        self.app.restore(blob[_REPLICA_HEAD.size:])
 
     def state(self) -> tuple:
-        return self.index, self.digest, tuple(sorted(self.data.items()))
+        return self.index, self.digest, self.app.state()
 
 
 class Disk:
@@ -122,7 +151,9 @@ QUIET = Faults()
 
 class Cluster:
     def __init__(self, n: int, seed: int, faults: Faults = QUIET, config: Config | None = None,
-                 node_class: Callable[..., Node] = Node, check_every: int = 25) -> None:
+                 node_class: Callable[..., Node] = Node, check_every: int = 25,
+                 app_factory: Callable[[], StateMachine] = KVStore) -> None:
+        self.app_factory = app_factory
         self.ids = list(range(1, n + 1))
         self.rng = random.Random(seed)
         self.faults = faults
@@ -132,7 +163,7 @@ class Cluster:
         self.now = 0
         self.disks = {i: Disk() for i in self.ids}
         self.nodes: dict[int, Node | None] = {}
-        self.apps: dict[int, KVApp | None] = {}
+        self.apps: dict[int, Replica | None] = {}
         self.blocked: set[tuple[int, int]] = set()
         self._queue: list[tuple[int, int, Message]] = []
         self._seq = 0
@@ -141,7 +172,7 @@ class Cluster:
         self.entry_ids: dict[tuple[int, int], tuple] = {}     # (index, term) -> (kind, data)
         self.committed: list[Entry] = []                      # committed[i - 1] is the entry committed at i
         self.commit_terms: list[int] = []                     # term of the leader that first committed i
-        self.digests: list[bytes] = [b""]                     # digests[i] = hash chain over committed[:i]
+        self.digests: list[bytes] = [bytes(16)]                     # digests[i] = hash chain over committed[:i]
         self.proposals: dict[tuple[int, int, int], bytes] = {}  # (node, term, index) -> data
         self.acked: dict[int, bytes] = {}                     # index -> data the proposer saw applied
         self.reads: dict[bytes, int] = {}                     # ctx -> committed index when asked
@@ -157,7 +188,7 @@ class Cluster:
         disk = self.disks[i]
         node = self.node_class(i, self.ids, state=disk.state(), config=self.config,
                                seed=self.rng.randrange(1 << 32))
-        app = KVApp()
+        app = Replica(self.app_factory())
         if disk.snapshot is not None:
             app.restore(disk.snapshot.data)
             self._check_snapshot(i, disk.snapshot)
@@ -407,7 +438,7 @@ class Cluster:
     def _check_snapshot(self, i: int, snap: Snapshot) -> None:
         if snap.index > len(self.committed):
             raise InvariantViolation(f"node {i} holds a snapshot at {snap.index} beyond commit {len(self.committed)}")
-        app = KVApp()
+        app = Replica(self.app_factory())
         app.restore(snap.data)
         if app.index != snap.index or app.digest != self.digests[snap.index] \
                 or snap.term != self.committed[snap.index - 1].term:

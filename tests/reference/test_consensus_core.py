@@ -47,7 +47,7 @@ def test_three_nodes_replicate_and_apply_the_same_history() -> None:
         assert c.propose_at(leader.id, b"k%d=%d" % (k % 3, k)) is not None
     run_until(c, lambda: all(a.index == leader.last_index for a in c.apps.values()))
     assert len({a.state() for a in c.apps.values()}) == 1
-    assert c.apps[leader.id].data == {b"k0": b"18", b"k1": b"19", b"k2": b"17"}
+    assert c.apps[leader.id].app.data == {b"k0": b"18", b"k1": b"19", b"k2": b"17"}
     assert c.propose_at(next(i for i in c.ids if i != leader.id), b"x=1") is None  # followers refuse
 
 
@@ -84,7 +84,7 @@ def test_whole_cluster_crash_and_restart_keeps_committed_entries() -> None:
     for i in c.ids:
         c.restart(i)
     c.heal_and_settle()
-    assert c.apps[1].data[b"k"] == b"9" and len(c.committed) > committed
+    assert c.apps[1].app.data[b"k"] == b"9" and len(c.committed) > committed
 
 
 # ---------------------------------------------------------------- leadership safety mechanisms
@@ -101,7 +101,7 @@ def test_check_quorum_partitioned_leader_steps_down_and_cannot_commit() -> None:
     assert new.term > old.term or old.role is not Role.LEADER
     c.propose_at(new.id, b"won=1")
     c.heal_and_settle()
-    assert all(a.data.get(b"won") == b"1" and b"lost" not in a.data for a in c.apps.values())
+    assert all(a.app.data.get(b"won") == b"1" and b"lost" not in a.app.data for a in c.apps.values())
 
 
 @pytest.mark.parametrize("pre_vote", [True, False])
@@ -197,7 +197,7 @@ def test_lagging_follower_catches_up_by_snapshot_after_restart() -> None:
     assert leader.first_index > c.disks[lagger].hard.commit + 1
     before = c.stats["snapshots_installed"]
     c.heal_and_settle()
-    assert c.stats["snapshots_installed"] > before and c.apps[lagger].data[b"k"] == b"59"
+    assert c.stats["snapshots_installed"] > before and c.apps[lagger].app.data[b"k"] == b"59"
 
 
 def test_install_snapshot_replaces_a_conflicting_log_and_is_handed_out_first() -> None:
