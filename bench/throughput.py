@@ -231,8 +231,11 @@ def run_size(size: int, opts: Options, rows: list[Row], notes: list[str]) -> Non
                 notes.append(msg)
         if not clusters:
             return
-        for target, cluster in clusters.items():
-            _warm_up(cluster, opts, notes)
+        for target in list(clusters):
+            if not _warm_up(clusters[target], opts, notes):
+                clusters.pop(target).stop()
+        if not clusters:
+            return
         pcts = sorted(set(opts.read_pcts) | (set(opts.curve_pcts) if opts.plot else set()))
         order = list(clusters)
         saturated: dict[tuple[str, float], float] = {}
@@ -264,11 +267,11 @@ def run_size(size: int, opts: Options, rows: list[Row], notes: list[str]) -> Non
             c.stop()
 
 
-def _warm_up(cluster: Cluster, opts: Options, notes: list[str]) -> None:
+def _warm_up(cluster: Cluster, opts: Options, notes: list[str]) -> bool:
     """Unreported mixed load right after start: a fresh JVM compiles its hot paths and a fresh ensemble finishes
     syncing followers in the first seconds, which would otherwise land in the first measured run."""
     if opts.cluster_warmup <= 0:
-        return
+        return True
     cfg = LoadConfig(hosts=cluster.hosts, read_pct=50, procs=opts.procs, conns=opts.conns, window=opts.window,
                      duration=opts.cluster_warmup, warmup=0)
     try:
@@ -276,7 +279,11 @@ def _warm_up(cluster: Cluster, opts: Options, notes: list[str]) -> None:
         print(f"  {cluster.target:9s} n={cluster.size} warm-up {opts.cluster_warmup:g} s: {r.ops_per_s:,.0f} ops/s "
               f"(not reported)", flush=True)
     except LoadError as e:
-        notes.append(f"warm-up of {cluster.target} n={cluster.size} failed: {e}")
+        msg = f"SKIP {cluster.target} n={cluster.size}: it started, but the warm-up load failed: {e}"
+        print(msg, flush=True)
+        notes.append(msg)
+        return False
+    return True
 
 
 def _safe_measure(cluster: Cluster, opts: Options, pct: float, kind: str, notes: list[str],

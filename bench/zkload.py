@@ -167,28 +167,42 @@ def _recv_frame(sock: socket.socket, reader: FrameReader, deadline: float) -> by
 
 
 def _open_session(host: tuple[str, int], paths: list[str], value: bytes, deadline: float) -> _Session:
-    sock = socket.create_connection(host, timeout=max(0.1, deadline - time.monotonic()))
+    where = f"{host[0]}:{host[1]}"
+    try:
+        sock = socket.create_connection(host, timeout=max(0.1, deadline - time.monotonic()))
+    except OSError as e:
+        raise LoadError(f"cannot connect to {where}: {e}") from None
+    step = "handshake"
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         reader = FrameReader()
         sock.sendall(M.encode_connect_request(R.ConnectRequest(0, 0, SESSION_TIMEOUT_MS, 0, bytes(16), False)))
         resp = M.decode_connect_response(_recv_frame(sock, reader, deadline))
         if resp.session_id == 0 or resp.timeout <= 0:
-            raise LoadError(f"{host[0]}:{host[1]} refused the session (timeout {resp.timeout})")
+            raise LoadError(f"{where} refused the session (timeout {resp.timeout})")
         xid = 1
         for path in [PARENT, *paths]:
+            step = f"create {path}"
             flags = 0 if path == PARENT else CreateFlag.EPHEMERAL
             sock.sendall(M.encode_request(xid, OpCode.CREATE, R.CreateRequest(path, value, OPEN_ACL, flags)))
             header, _ = M.decode_reply(_recv_frame(sock, reader, deadline), OpCode.CREATE)
             if header.xid != xid:
-                raise LoadError(f"create {path}: reply xid {header.xid} != {xid}")
+                raise LoadError(f"{where}: {step}: reply xid {header.xid} != {xid}")
             if header.err not in (0, Err.NODE_EXISTS) or (header.err and path != PARENT):
-                raise LoadError(f"create {path} failed with error {header.err}")
+                raise LoadError(f"{where}: {step} failed with error {header.err}")
             xid += 1
         sock.setblocking(False)
         session = _Session(sock, paths, value)
         session.reader = reader
         return session
+    except LoadError as e:
+        sock.close()
+        if str(e).startswith(where):
+            raise
+        raise LoadError(f"{where}: {step}: {e}") from None
+    except (OSError, DecodeError) as e:
+        sock.close()
+        raise LoadError(f"{where}: {step}: {type(e).__name__}: {e}") from None
     except BaseException:
         sock.close()
         raise
