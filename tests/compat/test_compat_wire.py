@@ -232,3 +232,75 @@ def test_set_watches_after_reconnect(zk):
         zk.client.create("/sw-missing")
         zk.client.set("/sw-steady", b"1")
         assert drain_events(second) == [(1, 3, ustring(missing)), (3, 3, ustring(steady))]
+
+
+ADD_WATCH, REMOVE_WATCHES, GET_EPHEMERALS, GET_ALL_CHILDREN_NUMBER, WHO_AM_I = 106, 18, 103, 104, 107
+
+
+def test_persistent_and_recursive_watches(zk, raw):
+    """addWatch (kazoo 2.11 has no call for it): a persistent watch stays after firing and sees its node's
+    data, child-list and existence changes; a recursive one sees creates, changes and deletes below it but no
+    NodeChildrenChanged."""
+    persistent, recursive = zk.chroot + "/pw", zk.chroot + "/rw"
+    zk.client.create("/pw", b"0")
+    zk.client.create("/rw", b"0")
+    assert raw.call(1, ADD_WATCH, ustring(persistent) + int32(0)).err == 0
+    assert raw.call(2, ADD_WATCH, ustring(recursive) + int32(1)).err == 0
+    c = zk.client
+    c.set("/pw", b"1")
+    c.set("/pw", b"2")
+    c.create("/pw/kid")
+    c.set("/pw/kid", b"x")  # below a non-recursive watch: nothing
+    c.create("/rw/a")
+    c.create("/rw/a/b")
+    c.set("/rw/a/b", b"x")
+    c.delete("/rw/a/b")
+    c.set("/rw", b"y")
+    assert [(kind, path) for kind, _, path in drain_events(raw)] == [
+        (3, ustring(persistent)), (3, ustring(persistent)), (4, ustring(persistent)),
+        (1, ustring(recursive + "/a")), (1, ustring(recursive + "/a/b")), (3, ustring(recursive + "/a/b")),
+        (2, ustring(recursive + "/a/b")), (3, ustring(recursive)),
+    ]
+
+
+def test_remove_watches(zk, raw):
+    path = zk.chroot + "/rm"
+    zk.client.create("/rm")
+    assert raw.call(1, GET_DATA, ustring(path) + boolean(True)).err == 0
+    assert raw.call(2, REMOVE_WATCHES, ustring(path) + int32(2)).err == 0  # 2 = data watches
+    assert raw.call(3, REMOVE_WATCHES, ustring(path) + int32(2)).err == -121  # NoWatcher
+    zk.client.set("/rm", b"x")
+    assert drain_events(raw) == []
+
+
+def test_session_introspection_ops(zk, raw):
+    """getEphemerals, getAllChildrenNumber and whoAmI, as zkCli.sh uses them."""
+    base = zk.chroot
+    zk.client.create("/in/a/b", makepath=True)
+    assert raw.call(1, CREATE, create_body(base + "/in/e1", flags=1)).err == 0
+    assert raw.call(2, CREATE, create_body(base + "/e2", flags=1)).err == 0
+    mine = raw.call(3, GET_EPHEMERALS, ustring(base + "/in"))
+    assert (mine.err, mine.body) == (0, int32(1) + ustring(base + "/in/e1"))
+    everything = raw.call(4, GET_EPHEMERALS, ustring(base))
+    assert everything.err == 0
+    count, = struct.unpack_from(">i", everything.body)
+    assert count == 2
+    assert {ustring(base + "/in/e1"), ustring(base + "/e2")} == _split_strings(everything.body[4:], 2)
+    total = raw.call(5, GET_ALL_CHILDREN_NUMBER, ustring(base + "/in"))
+    assert (total.err, total.body) == (0, int32(3))
+    who = raw.call(6, WHO_AM_I)
+    assert (who.err, who.body) == (0, int32(1) + ustring("ip") + ustring("127.0.0.1"))
+    assert raw.call(-4, AUTH, int32(0) + ustring("digest") + buffer(b"u:p")).err == 0
+    who = raw.call(7, WHO_AM_I)
+    # In the order the identities were added: the connection's ip first.
+    assert who.body == int32(2) + ustring("ip") + ustring("127.0.0.1") + ustring("digest") + ustring("u")
+
+
+def _split_strings(data: bytes, count: int) -> set[bytes]:
+    out, offset = set(), 0
+    for _ in range(count):
+        (length,) = struct.unpack_from(">i", data, offset)
+        out.add(data[offset:offset + 4 + length])
+        offset += 4 + length
+    assert offset == len(data)
+    return out
