@@ -215,7 +215,7 @@ def register_histories(draw: Any) -> list[Op]:
     return index_history(history)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(register_histories())
 def test_agrees_with_brute_force_on_registers(history: list[Op]) -> None:
     expected = _oracle_register(history, 0)
@@ -303,9 +303,9 @@ def test_agrees_with_brute_force_on_queues(spec: list[tuple[str, int, str, bool]
 
 
 def test_budget_gives_unknown_not_a_hang() -> None:
-    # 14 concurrent writes, then reads of 1 and then 2: each read alone could fit, both cannot, and proving it
+    # 11 concurrent writes, then reads of 1 and then 2: each read alone could fit, both cannot, and proving it
     # means trying the orders of the writes.
-    history = [Op(INVOKE, p, "write", p + 1) for p in range(14)] + [Op(OK, p, "write", p + 1) for p in range(14)]
+    history = [Op(INVOKE, p, "write", p + 1) for p in range(11)] + [Op(OK, p, "write", p + 1) for p in range(11)]
     history += [Op(INVOKE, 100, "read", None), Op(OK, 100, "read", 1),
                 Op(INVOKE, 100, "read", None), Op(OK, 100, "read", 2)]
     res = check(index_history(history), make_model("register", 0), max_configs=500)
@@ -417,7 +417,7 @@ def kv_histories(draw: Any) -> list[Op]:
     return index_history(history)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kv_histories())
 def test_agrees_with_brute_force_on_kv(history: list[Op]) -> None:
     model = make_model("kv")
@@ -481,7 +481,7 @@ def txn_histories(draw: Any) -> list[Op]:
     return index_history(history)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(txn_histories())
 def test_agrees_with_brute_force_on_multi_registers(history: list[Op]) -> None:
     # The oracle checks x and y together; the checker splits them where no txn joins them.
