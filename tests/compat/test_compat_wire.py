@@ -244,8 +244,9 @@ def test_persistent_and_recursive_watches(zk, raw):
     persistent, recursive = zk.chroot + "/pw", zk.chroot + "/rw"
     zk.client.create("/pw", b"0")
     zk.client.create("/rw", b"0")
-    assert raw.call(1, ADD_WATCH, ustring(persistent) + int32(0)).err == 0
-    assert raw.call(2, ADD_WATCH, ustring(recursive) + int32(1)).err == 0
+    for xid, path, mode in ((1, persistent, 0), (2, recursive, 1)):
+        reply = raw.call(xid, ADD_WATCH, ustring(path) + int32(mode))
+        assert (reply.err, reply.body) == (0, int32(0))  # the body is an ErrorResponse{0}
     c = zk.client
     c.set("/pw", b"1")
     c.set("/pw", b"2")
