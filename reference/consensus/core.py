@@ -55,6 +55,18 @@ class HardState:
     vote: int | None = None
     commit: int = 0
 
+    _LAYOUT = struct.Struct(">QqQ")  # vote -1 = none
+
+    def encode(self) -> bytes:
+        return self._LAYOUT.pack(self.term, -1 if self.vote is None else self.vote, self.commit)
+
+    @classmethod
+    def decode(cls, buf: bytes) -> "HardState":
+        if len(buf) != cls._LAYOUT.size:
+            raise ValueError(f"hard state record must be {cls._LAYOUT.size} bytes, got {len(buf)}")
+        term, vote, commit = cls._LAYOUT.unpack(buf)
+        return cls(term, None if vote < 0 else vote, commit)
+
 
 @dataclass(slots=True)
 class PersistentState:

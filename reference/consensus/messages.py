@@ -205,6 +205,19 @@ def encode(msg: Message) -> bytes:
     return b"".join(parts)
 
 
+def encode_entry(e: Entry) -> bytes:
+    """One entry on its own (e.g. a write-ahead-log record), in the same layout as inside Append."""
+    return _ENTRY_HEAD.pack(e.term, e.index, int(e.kind), len(e.data)) + e.data
+
+
+def decode_entry(buf: bytes) -> Entry:
+    r = _Reader(buf)
+    e = r.entry()
+    if r.pos != len(r.buf):
+        raise DecodeError(f"{len(r.buf) - r.pos} trailing bytes after an entry")
+    return e
+
+
 class _Reader:
     __slots__ = ("buf", "pos")
 
@@ -232,6 +245,14 @@ class _Reader:
         (n,) = self.take(_U32)
         return self.raw(n)
 
+    def entry(self) -> Entry:
+        term, index, kind, n = self.take(_ENTRY_HEAD)
+        try:
+            ek = EntryKind(kind)
+        except ValueError:
+            raise DecodeError(f"unknown entry kind {kind}") from None
+        return Entry(term, index, self.raw(n), ek)
+
     def flag(self) -> bool:
         (v,) = self.take(_U8)
         if v > 1:
@@ -257,15 +278,8 @@ def decode(buf: bytes) -> Message:
         # Each entry needs at least its fixed header, so a huge count in a short buffer is refused up front.
         if count * _ENTRY_HEAD.size > len(r.buf) - r.pos:
             raise DecodeError(f"Append claims {count} entries but the message is too short")
-        entries = []
-        for _ in range(count):
-            et, ei, kind, n = r.take(_ENTRY_HEAD)
-            try:
-                ek = EntryKind(kind)
-            except ValueError:
-                raise DecodeError(f"unknown entry kind {kind}") from None
-            entries.append(Entry(et, ei, r.raw(n), ek))
-        msg = Append(src, dst, term, prev_index, prev_term, tuple(entries), commit)
+        entries = tuple(r.entry() for _ in range(count))
+        msg = Append(src, dst, term, prev_index, prev_term, entries, commit)
     elif cls is AppendResp:
         index, ok, hint_index, hint_term = r.take(_APPEND_RESP)
         if ok > 1:
