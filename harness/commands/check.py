@@ -72,7 +72,10 @@ def main(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(result, indent=2, default=str))
         else:
-            print(f"{args.run}: {_verdict_word(result.get('valid'))}")
+            word = {True: "valid", False: "INVALID"}.get(result.get("valid"), "unknown") \
+                if isinstance(result.get("valid"), bool) else "unknown"
+            checker = f" (checker {result['checker']})" if result.get("checker") else ""
+            print(f"{args.run}: {word}{checker}")
         return exit_code(result.get("valid"))
     if not args.file:
         return _fail("give a history FILE (or --run RUN_DIR)")
