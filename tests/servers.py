@@ -1,8 +1,11 @@
 """Start and stop Apache ZooKeeper and the reference server as local subprocesses, for tests and tools.
 
 Both kinds listen on 127.0.0.1 on a free port (bound to port 0 first), keep their data in a temp dir, are
-waited for with the `srvr` four-letter word (until it reports a Mode), and are stopped by PID, first SIGTERM and then SIGKILL. Every started process is also killed when
-the Python process exits or dies (atexit and PR_SET_PDEATHSIG), so a crashed test run leaves no servers.
+waited for with the `srvr` four-letter word (until it reports a Mode), and are stopped by PID, first SIGTERM
+and then SIGKILL. Every started process is also killed when the Python process exits or dies (atexit and
+PR_SET_PDEATHSIG), so a crashed test run leaves no servers.
+PR_SET_PDEATHSIG fires when the *thread* that started a server exits: start servers from a thread that
+outlives them (pytest's main thread does).
 
 Apache ZooKeeper comes from the Debian `zookeeper` package. Its zookeeper.jar manifest lists most jars, but
 not netty-codec (without it clients time out) nor a logging backend; CLASSPATH adds those. jute.maxbuffer is
@@ -93,13 +96,16 @@ def _stop_all_at_exit() -> None:
 atexit.register(_stop_all_at_exit)
 
 
+try:  # loaded here, not in the forked child, where loading a library could deadlock
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _PRCTL = None
+
+
 def _die_with_parent() -> None:
-    """preexec_fn: SIGKILL the child when the thread that started it dies (Linux only)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    """preexec_fn: SIGKILL the child when the thread that started it exits (Linux PR_SET_PDEATHSIG)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)
 
 
 @dataclass(eq=False)
