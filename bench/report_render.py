@@ -38,7 +38,6 @@ def generate(n_ops: int, seed: int = 1, processes: int = 10, keys: int = 5) -> l
     history: list[Op] = []
     events: list[tuple[int, int, str, tuple]] = []  # (time, order, kind, data), merged at the end
     proc_free = {p: 0 for p in range(processes)}
-    next_pid = processes
     t_total = n_ops * 10 * MS // processes  # ~100 ops/s per process
     started = 0
     # schedule ops per worker
@@ -55,9 +54,8 @@ def generate(n_ops: int, seed: int = 1, processes: int = 10, keys: int = 5) -> l
         crash = rng.random() < 0.002
         events.append((t0, 0, "invoke", (pid_of[w], f, v, k, nodes[w % 3])))
         events.append((t0 + dur, 1, "done", (pid_of[w], f, v, k, nodes[w % 3], crash)))
-        if crash:
-            pid_of[w] = next_pid
-            next_pid += 1
+        if crash:  # the harness's convention: the worker goes on as process p + concurrency
+            pid_of[w] += processes
         clock[w] = t0 + dur + int(rng.expovariate(1 / (7 * MS)))
         started += 1
     for t in range(2_000 * MS, t_total, 10_000 * MS):

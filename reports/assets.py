@@ -202,7 +202,7 @@ JS = r"""
         g.strokeStyle = "#90a4ae"; g.beginPath(); g.moveTo(0, y + 0.5); g.lineTo(W, y + 0.5); g.stroke();
       }
       g.fillStyle = "#37474f";
-      g.fillText(("p" + lane.p + (lane.node ? " · " + lane.node : "")).slice(0, 17), 6, y + LANE_H / 2 + 4);
+      g.fillText(((D.lane_kind === "worker" ? "w" : "p") + lane.p + (lane.node ? " · " + lane.node : "")).slice(0, 17), 6, y + LANE_H / 2 + 4);
     }
     // the ruler: ticks, fault names, anomaly marks
     g.fillStyle = "#fafbfc"; g.fillRect(0, 0, W, RULER);
@@ -224,7 +224,7 @@ JS = r"""
       g.beginPath(); g.moveTo(x - 4, 0); g.lineTo(x + 4, 0); g.lineTo(x, 7); g.fill();
     });
     info.textContent = "showing " + fmt(v0) + " – " + fmt(v1) + " of " + fmt(END) + ", " +
-      D.lanes.length + " processes, " + n + " ops" + (drawn < n ? " (" + drawn + " drawn)" : "");
+      D.lanes.length + (D.lane_kind === "worker" ? " workers, " : " processes, ") + n + " ops" + (drawn < n ? " (" + drawn + " drawn)" : "");
   }
   function clampView() {
     var span = Math.min(Math.max(v1 - v0, 2), END);
@@ -269,7 +269,8 @@ JS = r"""
     if (o < 0) { tip.style.display = "none"; return; }
     var end = D.dur[o] < 0 ? "never completed" : ((D.t0[o] + D.dur[o]) * D.tick_s).toFixed(4) + " s (" +
       (D.dur[o] * D.tick_s * 1000).toFixed(1) + " ms)";
-    tip.textContent = "op #" + D.ix[o] + "  process " + D.lanes[D.lane[o]].p +
+    tip.textContent = "op #" + D.ix[o] + "  process " + D.p[o] +
+      (D.lane_kind === "worker" ? " (worker " + D.lanes[D.lane[o]].p + ")" : "") +
       (D.lanes[D.lane[o]].node ? " on " + D.lanes[D.lane[o]].node : "") + "\n" + D.fs[D.f[o]] + " " + D.v[o] + "\n" +
       TYPES[D.ty[o]] + "  " + (D.t0[o] * D.tick_s).toFixed(4) + " s \u2192 " + end +
       (marks.has(D.ix[o]) ? "\nnamed by an anomaly" : "");

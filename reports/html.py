@@ -16,6 +16,8 @@ def compact(value: Any, limit: int = 80) -> str:
     """A short one-line rendering of a JSON-ish value for labels (not escaped: pass through esc)."""
     if isinstance(value, str):
         s = value
+    elif isinstance(value, int) and not isinstance(value, bool):  # the common case, 100,000 times: no json
+        s = str(value)
     else:
         try:
             s = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)

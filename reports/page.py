@@ -278,7 +278,11 @@ def render(run: RunData) -> str:
 
     done = [p for p in ps if p.complete is not None]
     end_s = end_ns / NS_PER_S
-    tl = timeline_data(ps, bands, events, end_ns, ctx.marks)
+    try:
+        concurrency = int((run.test.get("options") or {}).get("concurrency") or 0) or None
+    except (TypeError, ValueError):
+        concurrency = None
+    tl = timeline_data(ps, bands, events, end_ns, ctx.marks, concurrency)
     nonce = secrets.token_urlsafe(16)
     title = f"{run.test.get('name') or run.path.parent.name} {run.path.name}: {cls}"
     counts = {"ok": 0, "fail": 0, "info": 0}
@@ -286,7 +290,8 @@ def render(run: RunData) -> str:
         counts[p.type] = counts.get(p.type, 0) + 1
     stats = "".join(f'<div class="stat"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in
                     [("client ops", len(ps)), ("ok", counts["ok"]), ("fail", counts["fail"]),
-                     ("info", counts["info"]), ("processes", len(tl["lanes"])), ("faults", len(bands)),
+                     ("info", counts["info"]), ("processes", len({p.invoke.process for p in ps})),
+                     ("faults", len(bands)),
                      ("duration", fmt_s(end_s))])
     faults_list = ""
     if bands or events:

@@ -174,3 +174,26 @@ def test_a_fault_shows_what_was_done_and_shades_its_nodes(tmp_path: Path) -> Non
                       .group(1))
     assert [(b["name"], b["nodes"]) for b in data["bands"]] == [("kill", ["n2"])]
     assert "killed" in data["bands"][0]["value"]
+
+
+def test_timeline_lanes_are_workers_when_processes_follow_the_harness_numbering() -> None:
+    from checkers.history import pairs
+    from report_runs import HistoryBuilder
+    from reports.timeline import timeline_data
+    h = HistoryBuilder()
+    h.call(0, 0, "write", 1, node="n1")
+    h.done(1, 0, "info")
+    h.call(2, 3, "write", 2, node="n1")  # worker 0 goes on as process 0 + 3
+    h.done(3, 3, "ok")
+    h.call(0.5, 1, "read", None, node="n2")
+    h.done(4, 1, "ok", 2)
+    data = timeline_data(pairs(h.ops), [], [], 4_000_000, set(), concurrency=3)
+    assert data["lane_kind"] == "worker" and len(data["lanes"]) == 2 and sorted(data["p"]) == [0, 1, 3]
+    # numbering that does not follow the convention (3 overlaps 0 on "worker 0"): one lane per process
+    h = HistoryBuilder()
+    h.call(0, 0, "write", 1)
+    h.call(0.5, 3, "write", 2)
+    h.done(1, 0, "ok")
+    h.done(2, 3, "ok")
+    data = timeline_data(pairs(h.ops), [], [], 2_000_000, set(), concurrency=3)
+    assert data["lane_kind"] == "process" and len(data["lanes"]) == 2
