@@ -18,7 +18,11 @@ from reports.store_index import index_html, listing_html, scan_store
 TEXT_TYPES = {".jsonl": "application/x-ndjson; charset=utf-8", ".json": "application/json; charset=utf-8",
               ".log": "text/plain; charset=utf-8", ".cfg": "text/plain; charset=utf-8",
               ".txt": "text/plain; charset=utf-8", ".out": "text/plain; charset=utf-8",
-              ".html": "text/html; charset=utf-8", ".edn": "text/plain; charset=utf-8"}
+              ".edn": "text/plain; charset=utf-8"}
+# Files from the nodes are whatever the servers wrote: only our own pages are served as HTML; anything the
+# browser could run (html, svg, xml, js) goes out as plain text, under a CSP that allows nothing.
+ACTIVE_TYPES = ("text/html", "image/svg", "application/xhtml", "text/xml", "application/xml", "text/javascript",
+                "application/javascript")
 
 
 def make_handler(store: Path) -> type[BaseHTTPRequestHandler]:
@@ -35,6 +39,8 @@ def make_handler(store: Path) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Content-Type-Options", "nosniff")
+            if not ctype.startswith("text/html"):
+                self.send_header("Content-Security-Policy", "default-src 'none'; sandbox")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
             if self.command != "HEAD":
@@ -87,6 +93,9 @@ def make_handler(store: Path) -> type[BaseHTTPRequestHandler]:
                 self._not_found()
                 return
             ctype = TEXT_TYPES.get(real.suffix) or mimetypes.guess_type(real.name)[0] or "text/plain; charset=utf-8"
+            ours = real.name == REPORT and ((real.parent / HISTORY).is_file() or (real.parent / RESULTS).is_file())
+            if not ours and ctype.startswith(ACTIVE_TYPES):
+                ctype = "text/plain; charset=utf-8"
             try:
                 body = real.read_bytes()
             except OSError as exc:

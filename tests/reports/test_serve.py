@@ -26,6 +26,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             make_run(store, "register", register_history(stale_read=True)),
             make_run(store, "lock", lock_history(overlap=False))]
     (store.parent / "secret.txt").write_text("outside the store\n")
+    (runs[0] / "nodes" / "n1" / "dropped.html").write_text("<script>alert(1)</script>")
     proc = subprocess.Popen([sys.executable, "-m", "harness", "serve", "--store", str(store), "--port", "0"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -108,3 +109,9 @@ def test_index_and_a_report_in_chromium(served: tuple[str, Path, list[Path]], br
     assert "server log of n1" in page.locator("body").inner_text()
     assert problems == []
     page.close()
+
+
+def test_files_from_nodes_are_never_served_as_html(served: tuple[str, Path, list[Path]]) -> None:
+    url, store, runs = served
+    status, ctype, body = _get(f"{url}{runs[0].parent.name}/{runs[0].name}/nodes/n1/dropped.html")
+    assert status == 200 and ctype.startswith("text/plain") and body == "<script>alert(1)</script>"
