@@ -9,13 +9,18 @@ Longer soak: CONSENSUS_SOAK_EXAMPLES=500 python3 -m pytest tests/reference/test_
 """
 from __future__ import annotations
 
+import marshal
 import os
+from typing import Hashable
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from reference.consensus.core import Config, Node
+from reference import txn
+from reference.acl import OPEN_ACL_UNSAFE
 from reference.consensus.simulation import Cluster, Faults, InvariantViolation
+from reference.tree import Tree
 
 faults = st.builds(
     Faults,
@@ -59,6 +64,46 @@ def test_random_schedules_keep_every_invariant(n: int, seed: int, f: Faults, lim
        steps=st.integers(5000, 10000))
 def test_soak(n: int, seed: int, f: Faults, limit: tuple[int, int], steps: int) -> None:
     simulate(n, seed, f, limit, steps)
+
+
+class DataTreeStore:
+    """The replicated data tree as the simulated state machine: `name=value` entries become create-or-setData
+    transactions applied through reference.txn, so "state machines equal" means "data trees equal"."""
+
+    def __init__(self) -> None:
+        self.tree = Tree()
+
+    def apply(self, data: bytes) -> None:
+        name, _, value = data.partition(b"=")
+        path = "/" + name.decode()
+        zxid = self.tree.last_zxid + 1
+        if path in self.tree.nodes:
+            t = txn.Txn(zxid, zxid, 0, txn.SET_DATA, (path, value))
+        else:
+            t = txn.Txn(zxid, zxid, 0, txn.CREATE, (path, value, OPEN_ACL_UNSAFE, 0))
+        txn.apply(self.tree, t)
+
+    def snapshot(self) -> bytes:
+        return marshal.dumps(self.tree.dump(), txn.WIRE_FORMAT)
+
+    def restore(self, blob: bytes) -> None:
+        self.tree = Tree.load(marshal.loads(blob))
+
+    def state(self) -> Hashable:
+        return self.tree.digest()
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.sampled_from([3, 5]), seed=st.integers(0, 2**32 - 1), f=faults, limit=limits,
+       steps=st.integers(1000, 2500))
+def test_random_schedules_leave_equal_data_trees(n: int, seed: int, f: Faults, limit: tuple[int, int],
+                                                 steps: int) -> None:
+    config = Config(election_ticks=10, heartbeat_ticks=2, max_append_entries=limit[0], max_inflight=limit[1])
+    c = Cluster(n, seed, f, config, app_factory=DataTreeStore)
+    c.run(steps)
+    c.heal_and_settle()
+    trees = [c.apps[i].app.tree for i in c.ids]
+    assert all(t.dump() == trees[0].dump() for t in trees)
 
 
 HARSH = Faults(drop=0.15, duplicate=0.05, max_delay=4, tick_skip=0.2, crash=0.02, crash_mid_ready=0.3,
