@@ -21,7 +21,7 @@ from reports.run_data import NS_PER_S, RunData
 OP_FIELDS = ("op", "earlier_op", "add", "read", "enqueue", "dequeue", "dequeues", "view", "joined", "last_op",
              "armed_by", "ops", "failed_adds", "failed_enqueues", "final_read", "acquired", "released")
 LIST_FIELDS = ("lost", "unexpected", "duplicated", "missing", "unresolved", "anomalies", "violations")
-MAX_CE_OPS = 80
+MAX_CE_OPS = 50
 MAX_ROWS = 20
 
 

@@ -96,3 +96,13 @@ def test_markup_from_the_run_is_inert_in_chromium(browser: Any, xss_run: Path) -
     assert XSS_SCRIPT in body and XSS_IMG in body
     assert problems == []
     page.close()
+
+
+def test_set_and_lock_reports_in_chromium(browser: Any, set_run: Path, lock_run: Path) -> None:
+    for run, expected in ((set_run, "lost"), (lock_run, "overlapping holders")):
+        page, problems = _open(browser, run)
+        assert "INVALID" in page.locator("#verdict").inner_text()
+        assert expected in page.locator("#anomalies").inner_text()
+        page.locator("#anomalies .op-chip").first.click()  # jumps the timeline to the op
+        assert problems == []
+        page.close()
