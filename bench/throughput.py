@@ -180,6 +180,8 @@ class Row:
     errors: dict[str, int]
     protocol_errors: list[str]
     offered_rate: float | None = None
+    load_average: float = 0.0         # the machine's 1-minute load average after the run (noise indicator)
+    samples: list[float] | None = None  # ops/s of every repetition; the row holds the median one
 
 
 @dataclass
@@ -198,6 +200,7 @@ class Options:
     paced_frac: float
     paced: bool
     w1: bool
+    repeat: int
     out: Path | None
     plot: bool
 
@@ -207,12 +210,21 @@ def measure(cluster: Cluster, opts: Options, read_pct: float, kind: str, rate: f
     duration = opts.w1_duration if kind == "w1" else opts.duration
     cfg = LoadConfig(hosts=cluster.hosts, read_pct=read_pct, procs=opts.procs, conns=opts.conns, window=window,
                      duration=duration, warmup=opts.warmup, rate=rate)
-    r: LoadResult = run_load(cfg)
-    row = Row(cluster.target, cluster.size, read_pct, kind, r.ops_per_s, r.by_op["read"], r.by_op["write"],
-              r.client_cpu_cores, r.errors, r.protocol_errors, rate)
-    print(f"  {cluster.target:9s} n={cluster.size} read {read_pct:5.1f}% {kind:9s}"
-          + (f" @{rate:,.0f}/s" if rate else "") + f": {r.summary()}", flush=True)
-    return row
+    # Repetitions damp the noise of a shared machine: the row is the run with the median throughput.
+    runs: list[LoadResult] = []
+    for _ in range(opts.repeat if kind == "saturated" else 1):
+        r = run_load(cfg)
+        runs.append(r)
+        print(f"  {cluster.target:9s} n={cluster.size} read {read_pct:5.1f}% {kind:9s}"
+              + (f" @{rate:,.0f}/s" if rate else "") + f": {r.summary()}", flush=True)
+    r = sorted(runs, key=lambda x: x.ops_per_s)[len(runs) // 2]
+    errors: dict[str, int] = {}
+    for x in runs:
+        for k, v in x.errors.items():
+            errors[k] = errors.get(k, 0) + v
+    return Row(cluster.target, cluster.size, read_pct, kind, r.ops_per_s, r.by_op["read"], r.by_op["write"],
+               r.client_cpu_cores, errors, [e for x in runs for e in x.protocol_errors], rate,
+               os.getloadavg()[0], [x.ops_per_s for x in runs])
 
 
 def run_size(size: int, opts: Options, rows: list[Row], notes: list[str]) -> None:
@@ -321,14 +333,14 @@ def report(rows: list[Row], opts: Options, notes: list[str]) -> list[str]:
     out("")
     out("== figures (latency median/p99 in ms) ==")
     out(f"{'target':10s} {'n':>2s} {'read%':>6s} {'kind':9s} {'ops/s':>9s} {'offered':>8s} "
-        f"{'read lat':>14s} {'write lat':>14s} {'client cores':>12s} errors")
+        f"{'read lat':>14s} {'write lat':>14s} {'client cores':>12s} {'load':>5s} errors")
     for r in sorted(rows, key=lambda r: (r.size, ["saturated", "paced", "w1"].index(r.kind), r.read_pct, r.target)):
         errs = ", ".join(f"{k}:{v}" for k, v in r.errors.items()) or ""
         if r.protocol_errors:
             errs += f" PROTOCOL:{len(r.protocol_errors)}"
         offered = f"{r.offered_rate:,.0f}" if r.offered_rate else ""
         out(f"{r.target:10s} {r.size:2d} {r.read_pct:6.1f} {r.kind:9s} {r.ops_per_s:9,.0f} {offered:>8s} "
-            f"{_lat(r.read):>14s} {_lat(r.write):>14s} {r.client_cpu_cores:12.2f} {errs}")
+            f"{_lat(r.read):>14s} {_lat(r.write):>14s} {r.client_cpu_cores:12.2f} {r.load_average:5.1f} {errs}")
     if "reference" in opts.targets and "zookeeper" in opts.targets:
         out("")
         out("== reference / ZooKeeper ==")
@@ -488,11 +500,13 @@ def parse_args(argv: list[str] | None) -> Options:
                    help="unreported load on each freshly started cluster, seconds (default 4; quick 2)")
     p.add_argument("--paced-frac", type=float, default=0.5,
                    help="same-load runs offer this fraction of the slower target's saturated rate (default 0.5)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="repeat each saturated run N times and keep the median (default 1; 3 on a busy machine)")
     p.add_argument("--no-paced", action="store_true", help="skip the same-load latency runs")
     p.add_argument("--no-w1", action="store_true", help="skip the one-in-flight (W=1) latency runs")
     a = p.parse_args(argv)
-    if a.procs < 1 or a.conns < 1 or a.window < 1:
-        p.error("--procs, --conns and --window must be at least 1")
+    if a.procs < 1 or a.conns < 1 or a.window < 1 or a.repeat < 1:
+        p.error("--procs, --conns, --window and --repeat must be at least 1")
     if not 0 < a.paced_frac <= 1:
         p.error("--paced-frac must be within (0, 1]")
     if (a.duration is not None and a.duration <= 0) or (a.warmup is not None and a.warmup < 0):
@@ -511,7 +525,7 @@ def parse_args(argv: list[str] | None) -> Options:
         warmup=a.warmup if a.warmup is not None else (0.5 if quick else 1.0),
         w1_duration=min(duration, 1.0 if quick else 3.0),
         cluster_warmup=a.cluster_warmup if a.cluster_warmup is not None else (2.0 if quick else 4.0),
-        paced_frac=a.paced_frac, paced=not a.no_paced, w1=not a.no_w1,
+        paced_frac=a.paced_frac, paced=not a.no_paced, w1=not a.no_w1, repeat=a.repeat,
         out=a.out, plot=a.plot,
     )
 
