@@ -220,13 +220,12 @@ def test_cluster_down_removes_what_a_killed_run_left(docker_client, node_image, 
 
 
 @pytest.mark.cluster
-def test_cluster_up_and_down_with_zookeeper(node_image, tmp_path):
-    up = harness("cluster", "up", "--backend", "docker", "--db", "zookeeper", "--node-count", "3",
+def test_cluster_up_and_down(node_image, tmp_path):
+    up = harness("cluster", "up", "--backend", "docker", "--db", "reference", "--node-count", "1",
                  "--docker-image", node_image, "--state-dir", str(tmp_path))
     try:
         assert up.returncode == 0, up.stderr
-        assert "connect: 10." in up.stdout and "docker exec -it zkj-" in up.stdout
-        assert "leader: n" in up.stdout
+        assert "connect: 10.78." in up.stdout and "docker exec -it zkj-" in up.stdout
     finally:
         down = harness("cluster", "down", "--backend", "docker", "--state-dir", str(tmp_path))
     assert "removed (cluster up" in down.stdout, down.stdout + down.stderr
