@@ -74,7 +74,7 @@ def describe_pair(p: Pair) -> str:
     return s
 
 
-def op_chip(ctx: Context, index: int, mark: bool = True) -> str:
+def op_chip(ctx: Context, index: int, mark: bool = True, bad: bool = False) -> str:
     """One op reference as inline markup: index, process, node, f, value, outcome, time, faults."""
     p = ctx.pair_of.get(index)
     if p is None:
@@ -92,7 +92,7 @@ def op_chip(ctx: Context, index: int, mark: bool = True) -> str:
     faults = ctx.faults_at(t0, t1)
     where = f"p{inv.process}" + (f"@{inv.node}" if inv.node else "")
     fault_txt = ("; faults: " + ", ".join(compact(b.get("name"), 30) for b in faults)) if faults else ""
-    return (f'<a class="op-chip type-{esc(p.type)}" href="#timeline" data-index="{inv.index}" '
+    return (f'<a class="op-chip type-{esc(p.type)}{" bad" if bad else ""}" href="#timeline" data-index="{inv.index}" '
             f'title="{esc(describe_pair(p))}">#{inv.index} {esc(where)} <b>{esc(label)}</b> '
             f'<span class="muted">{esc(p.type)} @ {t0:.3f} s{esc(fault_txt)}</span></a>')
 
@@ -211,7 +211,7 @@ def counterexample_html(ce: dict[str, Any], ctx: Context) -> str:
                + (f' — key <code>{esc(key)}</code>' if key not in (None, "all") else "") + "</p>")
     facts = []
     if bad_pair is not None:
-        facts.append(f'<dt>the op</dt><dd>{op_chip(ctx, bad_pair.invoke.index)}</dd>')
+        facts.append(f'<dt>the op</dt><dd>{op_chip(ctx, bad_pair.invoke.index, bad=True)}</dd>')
     facts.append('<dt>last consistent state' + ('s' if len(states) != 1 else '') + '</dt><dd>'
                  + (" ".join(f'<code class="state">{esc(compact(s, 120))}</code>' for s in states[:20])
                     or '<span class="muted">none recorded</span>')

@@ -41,6 +41,7 @@ code.state{background:#e8f5e9;border:1px solid #a5d6a7;border-radius:4px;padding
 .op-chip{display:inline-block;border:1px solid #cfd8dc;border-radius:6px;padding:1px 7px;margin:1px 2px;background:#fafbfc;color:var(--ink);text-decoration:none;font-size:12.5px}
 .op-chip:hover{border-color:#78909c;background:#eef3f6}
 .op-chip.type-ok{border-left:4px solid #43a047}.op-chip.type-fail{border-left:4px solid #e53935}.op-chip.type-info{border-left:4px solid #ffb300}
+.op-chip.bad{border:2px solid #d32f2f;border-left:6px solid #d32f2f;background:#ffebee}
 .ref{margin:2px 0}.ref-name{color:var(--muted);font-size:12px;display:inline-block;min-width:70px}
 .fact{display:inline-block;margin-right:12px}.fact-k{color:var(--muted);font-size:12px;margin-right:3px}
 .legend{display:flex;flex-wrap:wrap;gap:14px;font-size:12px;color:var(--muted);margin:6px 0}

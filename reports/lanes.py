@@ -109,7 +109,7 @@ def lanes_svg(bars: Sequence[Bar], bands: Sequence[dict[str, Any]] = (), window:
     # lane backgrounds and labels
     for i, (node, proc) in enumerate(lane_keys):
         y = top + i * LANE_H
-        out.append(f'<rect x="0" y="{y}" width="{WIDTH}" height="{LANE_H}" fill="{"#f7f9fa" if i % 2 else "#ffffff"}"/>')
+        out.append(f'<rect x="0" y="{y}" width="{WIDTH}" height="{LANE_H}" fill="{"#f7f9fa" if i % 2 else "#ffffff"}" pointer-events="none"/>')
         label = f"p{proc}" + (f" · {node}" if node else "")
         out.append(f'<text x="8" y="{y + LANE_H / 2 + 4:.1f}" class="lane-label">{esc(label)}</text>')
     # fault bands behind the ops
