@@ -5,7 +5,7 @@ schedule; `Cluster` checks the invariants continuously (see reference/consensus/
 `heal_and_settle` checks liveness and convergence once the faults stop. A failing example prints its parameters;
 `Cluster(n, seed, faults, config).run(steps)` replays it exactly.
 
-Longer soak: CONSENSUS_SOAK_EXAMPLES=500 python3 -m pytest tests/reference/test_consensus_sim.py -m slow
+Longer soak: CONSENSUS_SOAK_EXAMPLES=500 python3 -m pytest --timeout=0 tests/reference/test_consensus_sim.py -m slow
 """
 from __future__ import annotations
 
