@@ -9,7 +9,7 @@ from reference.consensus.core import Config, HardState, Node, PersistentState, R
 from reference.consensus.messages import (
     Append, AppendResp, Entry, EntryKind, Heartbeat, InstallSnapshot, Snapshot, Vote, VoteResp,
 )
-from reference.consensus.simulation import QUIET, Cluster, Faults, InvariantViolation
+from reference.consensus.simulation import QUIET, Cluster, InvariantViolation
 
 CALM = replace(QUIET, propose=0.0, read=0.0)
 CFG = Config(election_ticks=10, heartbeat_ticks=2)
