@@ -59,7 +59,7 @@ def op_label(f: str, invoke_value: Any, complete_value: Any, type_: str, limit: 
     return s
 
 
-def _ticks(t0: float, t1: float, n: int = 8) -> list[float]:
+def ticks(t0: float, t1: float, n: int = 8) -> list[float]:
     span = max(t1 - t0, 1e-9)
     raw = span / n
     mag = 10 ** math.floor(math.log10(raw))
@@ -72,7 +72,7 @@ def _ticks(t0: float, t1: float, n: int = 8) -> list[float]:
     return out
 
 
-def _tick_label(t: float, span: float) -> str:
+def tick_label(t: float, span: float) -> str:
     if span < 0.01:
         return f"{t * 1000:.2f} ms"
     if span < 1:
@@ -126,10 +126,10 @@ def lanes_svg(bars: Sequence[Bar], bands: Sequence[dict[str, Any]] = (), window:
                    f'<text x="{bx0 + 3:.1f}" y="{AXIS_H + 12}" class="band-label">⚡ {esc(compact(band.get("name"), 30))}'
                    f'</text></g>')
     # axis
-    for t in _ticks(w0, w1):
+    for t in ticks(w0, w1):
         tx = x(t)
         out.append(f'<line x1="{tx:.1f}" y1="{AXIS_H - 4}" x2="{tx:.1f}" y2="{height}" class="grid"/>'
-                   f'<text x="{tx:.1f}" y="{AXIS_H - 8}" class="tick" text-anchor="middle">{esc(_tick_label(t, span))}</text>')
+                   f'<text x="{tx:.1f}" y="{AXIS_H - 8}" class="tick" text-anchor="middle">{esc(tick_label(t, span))}</text>')
     # bars; a label that does not fit in its bar goes after it, up to the next bar of the lane
     placed = []
     for b in bars:

@@ -7,11 +7,11 @@ quarter of them) and sampling ok and fail evenly.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 from checkers.history import Pair
 from reports.html import compact, esc
-from reports.lanes import _tick_label, _ticks
+from reports.lanes import tick_label, ticks
 
 NS = 1_000_000_000
 COLORS = {"ok": "#2e7d32", "fail": "#d32f2f", "info": "#f9a825"}
@@ -34,10 +34,10 @@ def _frame(end_s: float, bands: Sequence[dict], y_ticks: list[tuple[float, str]]
     for yv, lab in y_ticks:
         out.append(f'<line x1="{L}" x2="{W - R}" y1="{yv:.1f}" y2="{yv:.1f}" class="grid"/>'
                    f'<text x="{L - 6}" y="{yv + 4:.1f}" class="tick" text-anchor="end">{esc(lab)}</text>')
-    for t in _ticks(0, end_s):
+    for t in ticks(0, end_s):
         x = L + t / end_s * pw
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{T}" y2="{H - B}" class="grid"/>'
-                   f'<text x="{x:.1f}" y="{H - B + 16}" class="tick" text-anchor="middle">{esc(_tick_label(t, end_s))}</text>')
+                   f'<text x="{x:.1f}" y="{H - B + 16}" class="tick" text-anchor="middle">{esc(tick_label(t, end_s))}</text>')
     out.append(f'<text x="14" y="{(H - B + T) / 2:.0f}" class="axis-label" transform="rotate(-90 14 {(H - B + T) / 2:.0f})" '
                f'text-anchor="middle">{esc(y_label)}</text>')
     return out
@@ -140,7 +140,4 @@ def plot_legend() -> str:
         for k, c in COLORS.items()) + '<span class="legend-item"><span class="swatch" style="background:#ffcc80">'
         '</span>fault active</span></div>')
 
-
-def pairs_done(ps: Sequence[Pair]) -> list[Pair]:
-    return [p for p in ps if p.complete is not None]
 

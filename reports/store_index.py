@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +125,3 @@ def listing_html(store: Path, rel: str, directory: Path) -> str:
             f"<link rel=\"icon\" href=\"data:,\"><title>{esc(rel)}</title><style>{CSS}</style></head><body><main>"
             f'<section><h2>{esc(rel)}</h2><p><a href="/">all runs</a></p><ul>{"".join(items)}</ul></section>'
             "</main></body></html>\n")
-
-
-
