@@ -139,5 +139,3 @@ def plot_legend() -> str:
         f'<span class="legend-item"><span class="swatch" style="background:{c}"></span>{k}</span>'
         for k, c in COLORS.items()) + '<span class="legend-item"><span class="swatch" style="background:#ffcc80">'
         '</span>fault active</span></div>')
-
-
