@@ -239,13 +239,21 @@ def run_test(store, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]
 
 
 @pytest.mark.cluster
-@pytest.mark.parametrize("db,nodes", [("reference", "1"), ("zookeeper", "3")])
-def test_harness_run_register_on_docker_is_valid(db, nodes, node_image, docker_client, tmp_path):
+@pytest.mark.parametrize("db,nodes,schedule", [("reference", "1", "kill-one:2,partition-halves:2,kill-one:2"),
+                                               ("zookeeper", "3", "partition-halves:3,kill-one:3")])
+def test_harness_run_register_with_partitions_and_kills_on_docker_is_valid(db, nodes, schedule, node_image,
+                                                                           docker_client, tmp_path):
     before = {c.id for c in docker_client.containers.list(all=True)}
     result, results = run_test(tmp_path / "store", "--db", db, "--node-count", nodes, "--workload", "register",
-                               "--nemesis", "none", "--time-limit", "8")
+                               "--nemesis", "partition,kill", "--nemesis-schedule", schedule,
+                               "--nemesis-interval", "1", "--time-limit", "12")
     assert result.returncode == 0 and results["valid"] is True, result.stdout + result.stderr
     assert results["run"]["ok"] > 50
+    history = [json.loads(line) for line in (tmp_path / "store" / "latest" / "history.jsonl").open()]
+    done = [op["value"] for op in history if op["process"] == "nemesis" and op["type"] == "info"]
+    assert any(isinstance(v, dict) and v.get("killed") for v in done), done  # a server really was killed
+    if int(nodes) > 1:
+        assert any(isinstance(v, dict) and any(v.get("grudge", {}).values()) for v in done), done
     logs = list((tmp_path / "store" / "latest" / "nodes").glob("n*/server.log"))
     assert len(logs) == int(nodes) and all(log.stat().st_size > 0 for log in logs)
     assert {c.id for c in docker_client.containers.list(all=True)} == before  # all removed at the end
