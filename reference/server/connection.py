@@ -220,6 +220,10 @@ class Connection(asyncio.Protocol):
 
     def _connect(self, payload: bytes) -> None:
         server = self.server
+        if not server.serving():
+            # Outside a working quorum we cannot create or revive sessions; the client tries another server.
+            self.close()
+            return
         try:
             req = messages.decode_connect_request(payload)
         except DecodeError as e:
@@ -245,7 +249,7 @@ class Connection(asyncio.Protocol):
             def created(_t: Any, _result: Any) -> None:
                 self._established(sid, timeout, passwd, ro)
 
-            server.submit(OpCode.CREATE_SESSION, (timeout,), sid, (), created)
+            server.submit(OpCode.CREATE_SESSION, (timeout,), sid, (), created, conn=self)
             return
         if not server.sessions.alive(sid) or not server.sessions.password_ok(sid, req.passwd or b""):
             self.send(messages.encode_connect_response(ConnectResponse(0, 0, 0, _ZERO_PASSWD, ro)))
@@ -291,6 +295,10 @@ class Connection(asyncio.Protocol):
             return
         xid, op = header.xid, header.type
         sid = self.session_id
+        if not server.serving():
+            # No leader known: answering from a possibly stale replica would be guessing (ConnectionLoss).
+            self.close()
+            return
         if not server.sessions.touch(sid, server.now_ms()):
             if self.queue and sid in server.sessions.closing:
                 return      # our own closeSession is on its way; its reply ends the connection
@@ -317,7 +325,7 @@ class Connection(asyncio.Protocol):
                 if op == OpCode.CLOSE_SESSION:
                     self.close()
 
-            server.submit(op, _to_internal(op, rec), sid, self.auth, done)
+            server.submit(op, _to_internal(op, rec), sid, self.auth, done, conn=self)
             if len(self.queue) >= MAX_QUEUED and self.transport is not None:
                 self.transport.pause_reading()
             return
@@ -329,7 +337,7 @@ class Connection(asyncio.Protocol):
                 slot.frame = _encode_reply(ReplyHeader(xid, server.tree.last_zxid, 0), SyncResponse(rec.path))
                 self._drain()
 
-            server.barrier(synced)
+            server.barrier(synced, conn=self)
             return
         if self.queue:
             self.queue.append(_Slot(read=(xid, op, rec)))

@@ -114,7 +114,21 @@ class Server:
 
     # ---- the write path ----
 
-    def submit(self, op: int, req: Any, session: int, auth: tuple, waiter: Waiter | None) -> txnmod.Txn:
+    def serving(self) -> bool:
+        """A standalone server is always its own quorum."""
+        return True
+
+    def mode(self) -> str | None:
+        return "standalone"
+
+    def epoch(self) -> int:
+        return self.tree.last_zxid >> 32
+
+    def outstanding(self) -> int:
+        return len(self._batch)
+
+    def submit(self, op: int, req: Any, session: int, auth: tuple, waiter: Waiter | None,
+               conn: Any = None) -> txnmod.Txn:
         """Order a write now; `waiter(txn, result)` runs once it is durable and applied."""
         zxid = self.next_zxid
         self.next_zxid += 1
@@ -124,7 +138,7 @@ class Server:
         self._kick()
         return t
 
-    def barrier(self, waiter: Waiter) -> None:
+    def barrier(self, waiter: Waiter, conn: Any = None) -> None:
         """Run `waiter(None, None)` after every write ordered so far is applied (sync)."""
         if not self._batch and not self._flushing:
             waiter(None, None)

@@ -43,7 +43,13 @@ def _clients(server: Server, detailed: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+NOT_SERVING = "This ZooKeeper instance is not currently serving requests\n"
+
+
 def srvr(server: Server, with_clients: bool) -> str:
+    mode = server.mode()
+    if mode is None:
+        return NOT_SERVING
     lmin, lavg, lmax = _latency(server)
     out = f"Zookeeper version: {VERSION}\n"
     if with_clients:
@@ -52,9 +58,9 @@ def srvr(server: Server, with_clients: bool) -> str:
             f"Received: {server.stats['received']}\n"
             f"Sent: {server.stats['sent']}\n"
             f"Connections: {len(server.connections)}\n"
-            f"Outstanding: {len(server._batch)}\n"
+            f"Outstanding: {server.outstanding()}\n"
             f"Zxid: 0x{server.tree.last_zxid:x}\n"
-            f"Mode: standalone\n"
+            f"Mode: {mode}\n"
             f"Node count: {_node_count(server)}\n")
     if server.config.bugs:
         out += f"Injected bugs: {','.join(server.config.bugs)}\n"
@@ -62,6 +68,9 @@ def srvr(server: Server, with_clients: bool) -> str:
 
 
 def mntr(server: Server) -> str:
+    mode = server.mode()
+    if mode is None:
+        return NOT_SERVING
     lmin, lavg, lmax = _latency(server)
     _conns, _paths, watches = server.watches.counts()
     data_size = sum(len(p) + len(n.data or b"") for p, n in server.tree.nodes.items())
@@ -76,11 +85,11 @@ def mntr(server: Server) -> str:
         max_fds = 0
     rows = [
         ("zk_version", VERSION),
-        ("zk_server_state", "standalone"),
+        ("zk_server_state", mode),
         ("zk_ephemerals_count", server.tree.ephemeral_count()),
         ("zk_num_alive_connections", len(server.connections)),
         ("zk_avg_latency", lavg),
-        ("zk_outstanding_requests", len(server._batch)),
+        ("zk_outstanding_requests", server.outstanding()),
         ("zk_znode_count", _node_count(server)),
         ("zk_global_sessions", len(server.sessions)),
         ("zk_packets_sent", server.stats["sent"]),
@@ -95,7 +104,7 @@ def mntr(server: Server) -> str:
         ("zk_uptime", int((time.monotonic() - server.started) * 1000)),
         # Not in ZooKeeper's list: the position of this server's state, for the harness.
         ("zk_last_zxid", server.tree.last_zxid),
-        ("zk_epoch", server.tree.last_zxid >> 32),
+        ("zk_epoch", server.epoch()),
     ]
     if server.config.bugs:
         rows.append(("zk_injected_bugs", ",".join(server.config.bugs)))
