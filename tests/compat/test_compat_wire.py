@@ -305,3 +305,23 @@ def _split_strings(data: bytes, count: int) -> set[bytes]:
         offset += 4 + length
     assert offset == len(data)
     return out
+
+
+def test_check_outside_multi_closes_the_connection(zk, raw):
+    """check (opcode 13) is only valid inside a multi; ZooKeeper 3.8 drops a connection that sends it alone,
+    without a reply."""
+    zk.client.create("/chk")
+    raw.send(1, CHECK, ustring(zk.chroot + "/chk") + int32(0))
+    assert raw.read_reply() is None
+
+
+def test_read_op_in_multi_and_write_op_in_multi_read_are_marshalling_errors(zk, raw):
+    """Mixing kinds is refused as a whole with MarshallingError (-5) in the reply header: a multi with a
+    getData gets no body, a multiRead with a create gets only the end marker; the connection stays."""
+    zk.client.create("/mix")
+    in_multi = raw.call(1, MULTI, multi_body((GET_DATA, ustring(zk.chroot + "/mix") + boolean(False))))
+    assert (in_multi.err, in_multi.body) == (-5, b"")
+    in_multi_read = raw.call(2, MULTI_READ, multi_body((CREATE, create_body(zk.chroot + "/mix2"))))
+    assert (in_multi_read.err, in_multi_read.body) == (-5, multi_header(-1, True, -1))
+    assert zk.client.exists("/mix2") is None
+    assert raw.call(3, EXISTS, ustring(zk.chroot + "/mix") + boolean(False)).err == 0
