@@ -92,7 +92,8 @@ JS = r"""
   var D = JSON.parse(el.textContent);
   var n = D.ix.length;
   var LANE_H = D.lanes.length <= 8 ? 30 : D.lanes.length <= 30 ? 22 : 18, GUT = 118, RULER = 24;
-  var COL = ["#43a047", "#e53935", "#ffb300"], TYPES = ["ok", "fail", "info"];
+  // outcome sets the hue; alternate f's get a darker shade so e.g. acquire and release stay apart
+  var COL = [["#43a047", "#2e7d32"], ["#e53935", "#b71c1c"], ["#ffb300", "#ef8f00"]], TYPES = ["ok", "fail", "info"];
   var scroll = document.getElementById("tl-scroll");
   var canvas = document.getElementById("tl-canvas");
   var spacer = document.getElementById("tl-spacer");
@@ -172,9 +173,9 @@ JS = r"""
         var px = Math.floor(x0);
         if (w < 1 && px === lastPx && D.ty[o] === lastTy) continue;
         lastPx = px; lastTy = D.ty[o];
-        g.fillStyle = COL[D.ty[o]];
+        g.fillStyle = COL[D.ty[o]][D.f[o] % 2];
         g.globalAlpha = D.dur[o] < 0 || D.ty[o] === 2 ? 0.45 : 1;
-        g.fillRect(x0, y, Math.max(w, 1), LANE_H - 6);
+        g.fillRect(x0, y, w > 3 ? w - 1 : Math.max(w, 1), LANE_H - 6);  // a pixel between adjacent ops
         g.globalAlpha = 1;
         if (w > 40) {
           g.fillStyle = D.ty[o] === 2 ? "#3e2723" : "#fff"; g.font = "10px ui-monospace,monospace";
