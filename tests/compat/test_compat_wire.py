@@ -325,3 +325,46 @@ def test_read_op_in_multi_and_write_op_in_multi_read_are_marshalling_errors(zk, 
     assert (in_multi_read.err, in_multi_read.body) == (-5, multi_header(-1, True, -1))
     assert zk.client.exists("/mix2") is None
     assert raw.call(3, EXISTS, ustring(zk.chroot + "/mix") + boolean(False)).err == 0
+
+
+CREATE_CONTAINER, DELETE_CONTAINER, GET_CHILDREN2 = 19, 20, 12
+
+
+def test_empty_path_reads_as_the_root(zk, raw):
+    """ZooKeeper's data tree also files the root under "", so reads of "" answer for "/"."""
+    root = raw.call(1, EXISTS, ustring("/") + boolean(False))
+    empty = raw.call(2, EXISTS, ustring("") + boolean(False))
+    assert (empty.err, empty.body) == (0, root.body)
+    listing = raw.call(3, GET_CHILDREN2, ustring("") + boolean(False))
+    assert listing.err == 0 and listing.body == raw.call(4, GET_CHILDREN2, ustring("/") + boolean(False)).body
+
+
+def test_create_container_takes_the_mode_from_its_flags(zk, raw):
+    """createContainer (19) is a create2 whose mode still comes from the flags: flags 2 gives a sequential
+    name, flags 1 an ephemeral node."""
+    base = zk.chroot
+    zk.client.create("/cc")
+    seq = raw.call(1, CREATE_CONTAINER, create_body(base + "/cc/s-", flags=2))
+    assert seq.err == 0 and seq.body.startswith(ustring(base + "/cc/s-0000000000"))
+    eph = raw.call(2, CREATE_CONTAINER, create_body(base + "/cc/e", flags=1))
+    assert eph.err == 0 and eph.body.startswith(ustring(base + "/cc/e"))
+
+
+def test_malformed_watch_requests_are_marshalling_errors(zk, raw):
+    zk.client.create("/mw")
+    path = ustring(zk.chroot + "/mw")
+    assert raw.call(1, REMOVE_WATCHES, path + int32(9)).err == -5  # no watcher type 9
+    assert raw.call(2, ADD_WATCH, path + int32(7)).err == -5  # no mode 7
+    assert raw.call(3, EXISTS, path + boolean(False)).err == 0  # the connection stays
+
+
+def test_delete_container_is_server_internal(zk, raw):
+    """deleteContainer (20) is what the container manager logs; a client sending it gets BadArguments."""
+    zk.client.create("/dc")
+    assert raw.call(1, DELETE_CONTAINER, ustring(zk.chroot + "/dc")).err == -8
+    assert zk.client.exists("/dc") is not None
+
+
+def test_notification_opcode_from_a_client_is_unimplemented(raw):
+    reply = raw.call(1, 0)
+    assert (reply.xid, reply.err) == (1, -6)
