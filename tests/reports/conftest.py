@@ -52,9 +52,10 @@ def lock_run(store: Path) -> Path:
     return make_run(store, "lock", lock_history(overlap=True))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium through Playwright, one per test module (skipped where it is not installed)."""
+    """Debian's Chromium through Playwright, started once for all report tests (skipped where it is not
+    installed)."""
     from browser import CHROMIUM, chromium
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed")
