@@ -9,14 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report_runs import lock_history, make_run, register_history, set_history  # noqa: E402
-
-XSS_SCRIPT = "<script>window.__xss=1</script>"
-XSS_IMG = "<img src=x onerror=window.__xss=2>"
-
-
-def xss_value(i: int) -> str:
-    return f"{XSS_SCRIPT}{i}" if i % 2 else f"{XSS_IMG}{i}"
+from report_runs import XSS_SCRIPT, lock_history, make_run, register_history, set_history, xss_value  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,13 @@ from harness.checking import check_history
 from harness.store import HISTORY, LOG, RESULTS, TEST, RunStore
 
 MS = 1_000_000
+# Markup a server could send back: a report must show it as text, never run it.
+XSS_SCRIPT = "<script>window.__xss=1</script>"
+XSS_IMG = "<img src=x onerror=window.__xss=2>"
+
+
+def xss_value(i: int) -> str:
+    return f"{XSS_SCRIPT}{i}" if i % 2 else f"{XSS_IMG}{i}"
 
 
 class HistoryBuilder:

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from browser import CHROMIUM
-from conftest import XSS_IMG, XSS_SCRIPT
-from report_runs import results_of
+from report_runs import XSS_IMG, XSS_SCRIPT, results_of
 from reports import write_report
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed")

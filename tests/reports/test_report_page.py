@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import XSS_IMG, XSS_SCRIPT
-from report_runs import results_of
+from report_runs import XSS_IMG, XSS_SCRIPT, results_of
 from reports import NotARun, render_report, write_report
 
 REPO = Path(__file__).resolve().parents[2]
