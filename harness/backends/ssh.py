@@ -49,6 +49,8 @@ from harness.net import IptablesNet, remove_chain
 from harness.remote import RemoteError, Result, describe, spawn_script
 
 log = logging.getLogger("zkjepsen.ssh")
+# paramiko logs every channel at DEBUG; a run opens thousands of them, which would drown harness.log.
+logging.getLogger("paramiko").setLevel(logging.INFO)
 
 NODE_ROOT = "/var/tmp/zkjepsen-node"
 STATE_PREFIX = "ssh-"

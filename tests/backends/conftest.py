@@ -140,7 +140,10 @@ def ssh_nodes(tmp_path_factory) -> Iterator[SshNodes]:
                 f"ListenAddress {address}", "Port 22", f"HostKey {key}", f"PidFile {work}/sshd_{node}.pid",
                 f"AuthorizedKeysFile {work}/authorized_keys", "PermitRootLogin prohibit-password",
                 "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
-                "Subsystem sftp internal-sftp", "LogLevel VERBOSE", ""]))
+                "Subsystem sftp internal-sftp", "LogLevel VERBOSE",
+                # sshd makes bash read ~/.bashrc for every command; this machine's takes seconds (pyenv/nvm
+                # setup). Bash skips it when it is not a top-level shell, which SHLVL=1 tells it.
+                "SetEnv SHLVL=1", ""]))
             remote = netns.remote(node)
             pids[address] = remote.spawn([SSHD, "-D", "-e", "-f", str(config)], log_file=str(work / f"sshd_{node}.log"),
                                          pid_file=str(work / f"sshd_{node}.spawnpid"))
