@@ -107,7 +107,7 @@ class PartitionFaults:
 class ProcessFaults:
     """SIGKILL (then restart) or SIGSTOP (then SIGCONT) of servers, always by the PID in the DB's pid file."""
 
-    def __init__(self, rng: random.Random, ready_timeout: float = 60.0) -> None:
+    def __init__(self, rng: random.Random, ready_timeout: float = 120.0) -> None:
         self.rng = rng
         self.ready_timeout = ready_timeout
         self.killed: set[str] = set()

@@ -316,10 +316,21 @@ class DaemonDB:
         raise RemoteError(f"{node}: {self.name} (pid {pid}) still alive 30s after SIGKILL")
 
     def pause(self, test: Any, node: str) -> None:
-        self._signal(test, node, "STOP")
+        pid = self._signal(test, node, "STOP")
+        if pid is not None:
+            # Signals are delivered asynchronously: return once the process is really stopped, so a fault
+            # recorded as done is in effect.
+            self._wait_state(test.remote(node), pid, lambda state: state in (None, "T", "Z", "X"))
 
     def resume(self, test: Any, node: str) -> None:
-        self._signal(test, node, "CONT")
+        pid = self._signal(test, node, "CONT")
+        if pid is not None:
+            self._wait_state(test.remote(node), pid, lambda state: state != "T")
+
+    def _wait_state(self, remote: Remote, pid: int, done: Any, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not done(self._state(remote, pid)) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def is_ready(self, test: Any, node: str) -> bool:
         address = test.address(node)
