@@ -17,19 +17,19 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from tests.servers import HOST, REPO, ServerProcess, ServerStartError, free_port
+from tests.servers import HOST, REPO, TICK_TIME_MS, ServerProcess, ServerStartError, free_port
 
 
 class ReferenceCluster:
     kind = "reference-cluster"
 
     def __init__(self, size: int = 3, workdir: Path | None = None, settings: Sequence[str] = (),
-                 extra_args: Sequence[str] = ()) -> None:
+                 extra_args: Sequence[str] = (), tick_ms: int = 1000) -> None:
         self.owns_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="refcluster-"))
         self.config_path = self.workdir / "ensemble.cfg"
         ports = [(free_port(), free_port()) for _ in range(size)]
-        lines = ["tickTime=1000", *settings]
+        lines = [f"tickTime={tick_ms}", *settings]
         lines += [f"server.{i}={HOST}:{peer}:{client}" for i, (peer, client) in enumerate(ports, start=1)]
         self.config_path.write_text("\n".join(lines) + "\n")
         env = {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -150,7 +150,7 @@ def start_cluster_for_compat(super_digest: str | None = None, size: int = 3) -> 
     """A started ensemble for the compat fixtures, its clients pinned to a follower, so every write goes through
     forwarding to the leader (stopped by the caller's cleanup())."""
     args = ["--super-digest", super_digest] if super_digest else []
-    cluster = ReferenceCluster(size, extra_args=args)
+    cluster = ReferenceCluster(size, extra_args=args, tick_ms=TICK_TIME_MS)   # as the standalone servers
     try:
         leader = cluster.start().wait_leader()
         cluster.pinned = next(i for i in cluster.members if i != leader)

@@ -1,8 +1,8 @@
 """This project's reference server (``reference/``) as the DB under test.
 
-One node: ``python3 -m reference --host 0.0.0.0 --port P --data-dir D``. Several nodes need the replicated server
-(``--config FILE --id N --data-dir D`` with ``server.N=host:peer_port:client_port`` lines), which does not exist
-yet, so a cluster of more than one node is refused with a clear message until replication lands.
+One node: ``python3 -m reference --host 0.0.0.0 --port P --data-dir D``. Several nodes run the replicated server
+(``--config FILE --id N --data-dir D`` with ``server.N=host:peer_port:client_port`` lines); each member listens
+on its own address from that file, and ``srvr`` says ``Mode: leader``/``follower`` as ZooKeeper's does.
 
 The server uses only the standard library, so a node needs python3 and the ``reference`` package: ``code_dir``
 gives the directory to put on PYTHONPATH — the checkout itself on nodes that share the control machine's
@@ -18,9 +18,8 @@ from typing import Any
 from harness.dbs.base import DaemonDB
 
 REPO = Path(__file__).resolve().parents[2]
-# The replicated server (--config/--id) is not written yet. The config file and command for it are below,
-# ready; whoever lands replication flips this and runs tests/harness/test_dbs.py.
-REPLICATION_LANDED = False
+# The replicated server (--config/--id) exists (reference/replication/); False would refuse multi-node runs.
+REPLICATION_LANDED = True
 
 
 class NotSupportedYet(RuntimeError):

@@ -79,7 +79,9 @@ def test_missing_tarball_is_refused():
         ZooKeeperDB(tarball="/nonexistent/apache-zookeeper-3.8.4-bin.tar.gz")
 
 
-def test_reference_db_refuses_clusters_until_replication_lands():
+def test_reference_db_refuses_clusters_until_replication_lands(monkeypatch):
+    import harness.dbs.reference as reference_db
+    monkeypatch.setattr(reference_db, "REPLICATION_LANDED", False)
     with pytest.raises(NotSupportedYet, match="single-node until replication lands"):
         ReferenceDB().install(Nodes(backend=None, nodes=["n1", "n2", "n3"]), "n1")
 
