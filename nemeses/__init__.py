@@ -44,21 +44,31 @@ DEFAULT_INTERVAL = 5.0
 DEFAULT_RECOVERY = 5.0
 
 
-def parse_faults(spec: str) -> list[str]:
-    """The shapes a ``--nemesis`` value enables, in a stable order; UnknownNemesis for anything unknown."""
-    shapes: list[str] = []
+def parse_groups(spec: str) -> list[list[str]]:
+    """One group of shapes per name in a ``--nemesis`` value (a family's shapes, or one shape);
+    UnknownNemesis for anything unknown."""
+    groups: list[list[str]] = []
     names = [p.strip() for p in spec.split(",") if p.strip()]
     if not names:
         raise UnknownNemesis("--nemesis is empty")
     for name in names:
         if name in FAMILIES:
-            new = FAMILIES[name]
+            group = list(FAMILIES[name])
         elif name in SHAPES:
-            new = [name]
+            group = [name]
         else:
             raise UnknownNemesis(f"unknown nemesis {name!r}; choose none, or a comma-separated list of "
                                  f"families ({', '.join(FAMILIES)}) and faults ({', '.join(sorted(SHAPES))})")
-        shapes += [s for s in new if s not in shapes]
+        if group not in groups:
+            groups.append(group)
+    return groups
+
+
+def parse_faults(spec: str) -> list[str]:
+    """Every shape a ``--nemesis`` value enables, in a stable order."""
+    shapes: list[str] = []
+    for group in parse_groups(spec):
+        shapes += [s for s in group if s not in shapes]
     return shapes
 
 
@@ -86,13 +96,14 @@ def parse_schedule(spec: str, default_seconds: float) -> list[tuple[str, float]]
 class FaultSchedule:
     """Nemesis-thread generator: wait ``interval``, start a fault, wait its duration, stop it, repeat.
 
-    Faults are a seeded random choice among ``shapes`` (each active ``interval`` s), or, with ``fixed``, the
-    given (shape, seconds) list in order, cycling. Deterministic: time arrives in ``ctx``.
+    Faults are a seeded random choice (each active ``interval`` s): first one of ``groups`` (what was named
+    on the command line: ``partition,kill`` gives partitions and kills equal shares), then a shape in it. With
+    ``fixed``, the given (shape, seconds) list in order, cycling. Deterministic: time arrives in ``ctx``.
     """
 
-    def __init__(self, shapes: list[str], seed: int, interval: float,
+    def __init__(self, groups: list[list[str]], seed: int, interval: float,
                  fixed: list[tuple[str, float]] | None = None) -> None:
-        self._shapes = shapes
+        self._groups = groups
         self._rng = random.Random(seed)
         self._interval = interval
         self._fixed = fixed
@@ -110,7 +121,7 @@ class FaultSchedule:
                 shape, seconds = self._fixed[self._step % len(self._fixed)]
                 self._step += 1
             else:
-                shape, seconds = self._rng.choice(self._shapes), self._interval
+                shape, seconds = self._rng.choice(self._rng.choice(self._groups)), self._interval
             self._active = shape
             self._next_at = ctx.time + seconds
             return Invocation(f"start-{SHAPES[shape]}", shape)
@@ -181,6 +192,7 @@ class FaultNemesis:
 
 def build_package(spec: str, options: dict[str, Any], seed: int) -> NemesisPackage:
     """The nemesis, schedule and final heal for ``--nemesis spec`` (see the module docstring)."""
+    groups = parse_groups(spec)
     shapes = parse_faults(spec)
     interval = options.get("nemesis_interval")
     interval = DEFAULT_INTERVAL if interval is None else float(interval)
@@ -195,6 +207,6 @@ def build_package(spec: str, options: dict[str, Any], seed: int) -> NemesisPacka
     name = "+".join(p.strip() for p in spec.split(",") if p.strip())
     seeds = random.Random(seed)
     nemesis = FaultNemesis(name, shapes, seeds.getrandbits(63), options)
-    schedule = FaultSchedule(shapes, seeds.getrandbits(63), interval, fixed)
+    schedule = FaultSchedule(groups, seeds.getrandbits(63), interval, fixed)
     return NemesisPackage(nemesis, generator=schedule, final=[Invocation("heal-all")],
                           recovery_seconds=DEFAULT_RECOVERY)

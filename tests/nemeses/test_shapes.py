@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from harness.generators import Context, Invocation, Wait
 from harness.nemesis import UnknownNemesis
-from nemeses import FAMILIES, SHAPES, FaultSchedule, build_package, parse_faults, parse_schedule
+from nemeses import FAMILIES, SHAPES, FaultSchedule, build_package, parse_faults, parse_groups, parse_schedule
 from nemeses import grudges
 
 node_lists = st.integers(min_value=2, max_value=9).map(lambda n: [f"n{i}" for i in range(1, n + 1)])
@@ -96,15 +96,22 @@ def drive(gen, until):
 @given(seeds, st.floats(min_value=0.5, max_value=20))
 @settings(max_examples=50)
 def test_schedule_alternates_start_and_stop_of_the_same_fault_at_the_interval(seed, interval):
-    shapes = parse_faults("partition,kill,pause,clock")
-    ops = drive(FaultSchedule(shapes, seed, interval), 20 * interval)
+    groups = parse_groups("partition,kill,pause,clock")
+    ops = drive(FaultSchedule(groups, seed, interval), 20 * interval)
     assert len(ops) >= 10
     for i, (t, op) in enumerate(ops):
         assert t == pytest.approx(interval * (i + 1))
         assert op.f == ("start-" if i % 2 == 0 else "stop-") + SHAPES[op.value]
         if i % 2:
             assert op.value == ops[i - 1][1].value
-    assert drive(FaultSchedule(shapes, seed, interval), 20 * interval) == ops  # reproducible
+    assert drive(FaultSchedule(groups, seed, interval), 20 * interval) == ops  # reproducible
+
+
+def test_each_named_fault_gets_an_equal_share_whatever_its_number_of_shapes():
+    ops = drive(FaultSchedule(parse_groups("partition,kill-one"), 3, 1.0), 4000)
+    starts = [op.value for _, op in ops if op.f.startswith("start-")]
+    kills = starts.count("kill-one") / len(starts)
+    assert 0.4 < kills < 0.6
 
 
 def test_fixed_schedule_is_followed_in_order_with_its_durations():
