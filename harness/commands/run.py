@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
                         "pause, clock, packet-loss, or shapes like partition-one; see docs/nemeses.md) "
                         "(default none)")
     p.add_argument("--nemesis-interval", type=float, default=None,
-                   help="seconds between one fault's healing and the next fault (default 10)")
+                   help="seconds each fault lasts, and between one fault's healing and the next (default 5)")
     p.add_argument("--nemesis-schedule", default=None,
                    help="a fixed, reproducible fault sequence instead of random choices, e.g. "
                         "`partition-one:5,kill-one:3,clock-bump` (fault[:seconds active], see docs/nemeses.md)")
