@@ -275,8 +275,15 @@ def run_size(size: int, opts: Options, rows: list[Row], notes: list[str]) -> Non
                     if row is not None:
                         rows.append(row)
     finally:
-        for c in clusters.values():
-            c.stop()
+        # A second Ctrl-C/SIGTERM must not cut the cleanup short and leave JVMs or temp dirs behind; it is
+        # delivered once the clusters are stopped.
+        deferred = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+        try:
+            for c in clusters.values():
+                c.stop()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, deferred)
 
 
 def _warm_up(cluster: Cluster, opts: Options, notes: list[str]) -> bool:

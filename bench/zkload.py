@@ -26,6 +26,7 @@ import multiprocessing as mp
 import os
 import random
 import selectors
+import signal
 import socket
 import struct
 import sys
@@ -212,6 +213,9 @@ def _open_session(host: tuple[str, int], paths: list[str], value: bytes, deadlin
 
 def _worker(cfg: LoadConfig, index: int, conn: Any) -> None:
     """Runs in a child process: set up sessions, report ready, wait for the start time, run, send results."""
+    # Ctrl-C or SIGTERM to the process group ends a worker quietly; the parent reports and cleans up.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         result = _worker_run(cfg, index, conn)
     except LoadError as e:
