@@ -271,3 +271,34 @@ def test_wiped_follower_catches_up_by_snapshot() -> None:
             _stop(c)
         log = cluster.members[victim].log_path.read_text()
         assert "installing snapshot" in log
+
+
+def test_a_server_without_quorum_serves_nothing(cluster: ReferenceCluster) -> None:
+    survivor = 1
+    client = _client(cluster.members[survivor].address)
+    try:
+        client.create("/before", b"")
+        for i in (2, 3):
+            cluster.members[i].kill()
+        # Within an election timeout the survivor notices it has no leader and stops serving.
+        for _ in range(400):
+            if cluster.mode(survivor) is None:
+                break
+            threading.Event().wait(0.05)
+        assert "not currently serving requests" in cluster.members[survivor].four_letter_word("srvr")
+        assert "not currently serving requests" in cluster.members[survivor].four_letter_word("mntr")
+        # A new session is refused (the server closes the connection instead of guessing).
+        with RawSession(cluster.members[survivor].port) as raw:
+            with pytest.raises(ConnectionError):
+                raw.connect()
+    finally:
+        _stop(client)
+    for i in (2, 3):
+        cluster.members[i].start()
+    cluster.wait_leader(timeout=30)
+    again = _client(cluster.address)
+    try:
+        again.sync("/")
+        assert again.exists("/before") is not None
+    finally:
+        _stop(again)
