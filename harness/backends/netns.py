@@ -181,6 +181,12 @@ def _kill_all(pids: list[int]) -> None:
             except OSError:
                 break
             time.sleep(0.02)
+    for pid in pids:
+        # Servers run under libfaketime for clock faults; its shared memory is named after the process that
+        # made it, which cannot remove it once SIGKILLed. These PIDs were ours (in our namespaces) and are dead.
+        for name in (f"faketime_shm_{pid}", f"sem.faketime_sem_{pid}"):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join("/dev/shm", name))
 
 
 def remove_run(run: RunState) -> None:
