@@ -108,14 +108,12 @@ def _main_cluster(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(filename=args.log_file, level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.bug:
-        print("error: --bug is only available in standalone mode", file=sys.stderr)
-        return 2
     from reference.replication.server import serve_cluster
     from reference.server import ServerConfig
     config = ServerConfig(host=args.host or member.host, port=member.client_port, data_dir=args.data_dir,
                           tick_ms=tick_ms, super_digest=args.super_digest, server_id=args.id,
-                          min_session_timeout_ms=lo, max_session_timeout_ms=hi)
+                          min_session_timeout_ms=lo, max_session_timeout_ms=hi,
+                          bugs=tuple(dict.fromkeys(args.bug)))
     try:
         return asyncio.run(serve_cluster(config, ensemble, args.id))
     except (CorruptStorage, StorageLocked) as e:

@@ -28,10 +28,12 @@ import os
 import random
 import struct
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reference import txn as txnmod
+from reference.bugs import BUGS, STALE_READ_LAG
 from reference.codec.constants import KeeperState, OpCode
 from reference.codec.messages import encode_notification
 from reference.codec.records import WatcherEvent
@@ -109,7 +111,12 @@ class ReplicatedServer:
         log.info("server %d recovered: term %d, log %d..%d, commit %d, snapshot at %d", my_id, self.node.term,
                  self.node.first_index, self.node.last_index, self.node.commit, self.snap_index)
         self.pending = txnmod.Pending(self.tree)
+        # Reads see the applied tree; the stale-reads bug (reference/bugs.py) points them at a lagging copy.
+        self._stale_queue: deque[txnmod.Txn] = deque()
         self.read_tree = self.tree
+        if "stale-reads" in config.bugs:
+            log.warning("INJECTED BUG stale-reads: %s", BUGS["stale-reads"])
+            self.read_tree = Tree.load(self.tree.dump())
         self.sessions = _ClusterSessions(ensemble.secret(), config.tick_ms, my_id,
                                          config.min_session_timeout_ms, config.max_session_timeout_ms)
         self.sessions.restore(self.tree.sessions, self.now_ms())
@@ -334,6 +341,10 @@ class ReplicatedServer:
                 log.error("entry %d holds zxid 0x%x, not after 0x%x; skipped", e.index, t.zxid, tree.last_zxid)
                 continue
             result, triggers = txnmod.apply(tree, t)
+            if self.read_tree is not tree:
+                self._stale_queue.append(t)
+                while len(self._stale_queue) > STALE_READ_LAG:
+                    txnmod.apply(self.read_tree, self._stale_queue.popleft())
             self.pending.applied(t.zxid)
             if triggers:
                 self._fire(triggers)
@@ -364,7 +375,8 @@ class ReplicatedServer:
         clients here reconnect (and re-register them with setWatches, which fires what they missed)."""
         log.info("installing snapshot at index %d (term %d)", snap.index, snap.term)
         self.tree = Tree.load(marshal.loads(snap.data))
-        self.read_tree = self.tree
+        self.read_tree = self.tree if "stale-reads" not in self.config.bugs else Tree.load(self.tree.dump())
+        self._stale_queue.clear()
         self.pending = txnmod.Pending(self.tree)
         self.applied_index = self.snap_index = snap.index
         now = self.now_ms()

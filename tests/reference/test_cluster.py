@@ -302,3 +302,17 @@ def test_a_server_without_quorum_serves_nothing(cluster: ReferenceCluster) -> No
         assert again.exists("/before") is not None
     finally:
         _stop(again)
+
+
+def test_stale_reads_bug_makes_synced_reads_stale_on_the_ensemble() -> None:
+    with running_cluster(3, extra_args=["--bug", "stale-reads"]) as cluster:
+        assert "Injected bugs: stale-reads" in cluster.leader().four_letter_word("srvr")
+        client = _client(cluster.address)
+        try:
+            client.create("/r", b"0")
+            for i in range(1, 10):
+                client.set("/r", str(i).encode())
+            client.sync("/r")
+            assert client.get("/r")[0] != b"9"
+        finally:
+            _stop(client)
