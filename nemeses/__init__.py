@@ -41,7 +41,7 @@ FAMILIES: dict[str, list[str]] = {
     "clock": ["clock-bump", "clock-strobe", "clock-skew"],
 }
 DEFAULT_INTERVAL = 5.0
-DEFAULT_RECOVERY = 5.0
+DEFAULT_RECOVERY = 10.0
 
 
 def parse_groups(spec: str) -> list[list[str]]:

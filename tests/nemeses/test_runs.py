@@ -114,7 +114,7 @@ def test_zookeeper_run_with_partitions_kills_pauses_and_clocks_recovers(tmp_path
     require_netns()
     proc = harness(["--db", "zookeeper", "--node-count", "3", "--workload", "set",
                     "--nemesis", "partition,kill,pause,clock", "--nemesis-interval", "4",
-                    "--time-limit", "20", "--rate", "30", "--seed", "3"], tmp_path)
+                    "--time-limit", "20", "--rate", "30", "--seed", "3", "--recovery-time", "20"], tmp_path)
     out, _ = proc.communicate(timeout=900)
     assert proc.returncode == 0, out
     ops = history(latest_run(tmp_path))
