@@ -366,3 +366,24 @@ def zookeeper_ensemble(size: int, workdir: Path | None = None,
         for i, (client, _, _) in enumerate(ports)
     ]
     return members
+
+
+def reference_ensemble(size: int, workdir: Path | None = None,
+                       extra_args: Sequence[str] = ()) -> list[ServerProcess]:
+    """`size` unstarted reference servers forming one ensemble (`--config F --id N`) on free ports."""
+    root, _ = _workdir(workdir, "refensemble")
+    root.mkdir(parents=True, exist_ok=True)
+    ports = [(free_port(), free_port()) for _ in range(size)]
+    config = root / "ensemble.cfg"
+    config.write_text(f"tickTime={TICK_TIME_MS}\n" + "".join(
+        f"server.{i + 1}={HOST}:{peer}:{client}\n" for i, (client, peer) in enumerate(ports)))
+    members = []
+    for i, (client, _) in enumerate(ports):
+        member_dir = root / f"ref{i + 1}"
+        (member_dir / "data").mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "reference", "--config", str(config), "--id", str(i + 1),
+                "--data-dir", str(member_dir / "data"), *extra_args]
+        env = {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        members.append(ServerProcess("reference", client, member_dir, argv, cwd=REPO, env=env,
+                                     wait_ready=False))
+    return members

@@ -10,7 +10,7 @@ stop and restart single servers really do.
 
 Environment:
   KAZOO_SUITE_SERVER   reference | zookeeper (required)
-  KAZOO_SUITE_SIZE     servers in the cluster (default 1; more than 1 only for zookeeper)
+  KAZOO_SUITE_SIZE     servers in the cluster (default 1)
   KAZOO_SUITE_REPORT   if set, a JSON file that receives the outcome counts and the failing test ids
 
 Use: PYTHONPATH=<repo>:<repo>/tools python3 -m pytest -p kazoo_external <site-packages>/kazoo/tests
@@ -35,6 +35,7 @@ from tests.servers import (  # noqa: E402
     ServerProcess,
     ServerStartError,
     free_port,
+    reference_ensemble,
     reference_server,
     zookeeper_ensemble,
     zookeeper_server,
@@ -104,8 +105,8 @@ class SuiteCluster:
     def __init__(self, kind: str, size: int, local_sessions: str = "false") -> None:
         if kind not in ("reference", "zookeeper"):
             raise pytest.UsageError(f"KAZOO_SUITE_SERVER must be reference or zookeeper, not {kind!r}")
-        if size < 1 or (size > 1 and kind != "zookeeper"):
-            raise pytest.UsageError(f"KAZOO_SUITE_SIZE={size} is not supported for {kind}")
+        if size < 1:
+            raise pytest.UsageError(f"KAZOO_SUITE_SIZE={size} must be at least 1")
         self.kind = kind
         self.size = size
         # TestReadOnlyMode sets ZOOKEEPER_LOCAL_SESSION_RO=true and expects a cluster configured for it.
@@ -113,10 +114,13 @@ class SuiteCluster:
         config = ZOOKEEPER_CONFIG + (f"localSessionsEnabled={local_sessions}",
                                      f"localSessionsUpgradingEnabled={local_sessions}")
         self.root = Path(tempfile.mkdtemp(prefix=f"kazoo-suite-{kind}-"))
-        if kind == "reference":
+        if kind == "reference" and size == 1:
             process = reference_server(free_port(), self.root / "ref1",
                                        extra_args=("--super-digest", SUPER_DIGEST))
             self._servers = [SuiteServer(process, standalone=True)]
+        elif kind == "reference":
+            members = reference_ensemble(size, self.root, extra_args=("--super-digest", SUPER_DIGEST))
+            self._servers = [SuiteServer(m, standalone=False) for m in members]
         elif size == 1:
             process = zookeeper_server(free_port(), self.root / "zk1", java_properties=ZOOKEEPER_PROPERTIES,
                                        extra_config=config)
