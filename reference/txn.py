@@ -209,8 +209,6 @@ def _prep_create(ov: Overlay, op: int, req: tuple, session: int, auth: tuple[Aut
         # TTL nodes need zookeeper.extendedTypesEnabled, which is off by default in ZooKeeper 3.8.
         raise KeeperError(Err.UNIMPLEMENTED, path)
     container = flags == CreateFlag.CONTAINER
-    if op == OpCode.CREATE_CONTAINER and not container:
-        raise KeeperError(Err.BAD_ARGUMENTS, path)
     last = path.rfind("/") if path is not None else -1
     if last == -1 or "\x00" in path:
         raise KeeperError(Err.BAD_ARGUMENTS, path)

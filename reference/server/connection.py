@@ -8,7 +8,9 @@ later reply that reflects the change.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import struct
 import time
 from collections import deque
 from typing import Any
@@ -75,6 +77,17 @@ def _result_record(op: int, payload: Any) -> Any:
     if op == OpCode.SET_ACL:
         return SetACLResponse(Stat(*payload))
     return None
+
+
+# Reads ZooKeeper also answers for "" (its data tree files the root under "" as well as "/").
+_ROOT_ALIAS_OPS = frozenset((OpCode.GET_DATA, OpCode.EXISTS, OpCode.GET_CHILDREN, OpCode.GET_CHILDREN2,
+                             OpCode.GET_ACL))
+
+
+def _MULTI_READ_REFUSED(xid: int, zxid: int) -> bytes:
+    """A refused multiRead: ReplyHeader(err -5) followed by the multi end marker {type -1, done, err -1}."""
+    body = struct.pack(">iBi", -1, 1, -1)
+    return struct.pack(">iiqi", 16 + len(body), xid, zxid, int(Err.MARSHALLING_ERROR)) + body
 
 
 class _Slot:
@@ -284,6 +297,10 @@ class Connection(asyncio.Protocol):
         try:
             header, rec = messages.decode_request(payload)
         except UnknownOpcode as e:
+            if e.opcode == OpCode.DELETE_CONTAINER:
+                # Server-internal (what the container manager logs); a client sending it gets BadArguments.
+                self._reply_now(_encode_reply(ReplyHeader(e.xid, server.tree.last_zxid, Err.BAD_ARGUMENTS)))
+                return
             log.warning("closing %s:%d: unknown opcode %d", *self.peer, e.opcode)
             # Observed on ZooKeeper 3.8: {xid, zxid -1, UNIMPLEMENTED}, then the connection closes (notes T2).
             self._reply_now(_encode_reply(ReplyHeader(e.xid, -1, Err.UNIMPLEMENTED)))
@@ -310,6 +327,15 @@ class Connection(asyncio.Protocol):
         self.last_op = op
         if op == OpCode.AUTH:
             self._auth(xid, rec)
+            return
+        if op == OpCode.CHECK:
+            # check is only valid inside a multi; ZooKeeper 3.8 drops a connection that sends it alone, unanswered.
+            log.info("closing %s:%d: check (13) outside a multi", *self.peer)
+            self.close()
+            return
+        if op == OpCode.MULTI and any(sub_op not in txnmod.MULTI_WRITE_OPS for sub_op, _sub in rec.ops):
+            # A read inside a multi is refused as a whole, header only, and the connection stays (as ZooKeeper).
+            self._reply_now(_encode_reply(ReplyHeader(xid, server.tree.last_zxid, Err.MARSHALLING_ERROR)))
             return
         if op in WRITE_OPS:
             if op == OpCode.CLOSE_SESSION:
@@ -398,6 +424,8 @@ class Connection(asyncio.Protocol):
         server = self.server
         tree = server.read_tree
         zxid = server.tree.last_zxid
+        if getattr(rec, "path", None) == "" and op in _ROOT_ALIAS_OPS:
+            rec = dataclasses.replace(rec, path="/")
         try:
             if op == OpCode.GET_DATA:
                 data, stat = tree.get_data(rec.path, self.auth)
@@ -433,10 +461,12 @@ class Connection(asyncio.Protocol):
                 return _encode_reply(ReplyHeader(Xid.SET_WATCHES, zxid, 0))
             if op == OpCode.ADD_WATCH:
                 if rec.mode not in (0, 1):
-                    raise KeeperError(Err.BAD_ARGUMENTS, rec.path)
+                    raise KeeperError(Err.MARSHALLING_ERROR, rec.path)
                 server.watches.add_persistent(rec.path, self, rec.mode)
                 # ZooKeeper answers addWatch with an ErrorResponse(0) body, and its Java client reads one.
                 return _encode_reply(ReplyHeader(xid, zxid, 0), ErrorResponse(0))
+            if op in (OpCode.REMOVE_WATCHES, OpCode.CHECK_WATCHES) and rec.type not in (1, 2, 3):
+                raise KeeperError(Err.MARSHALLING_ERROR, rec.path)   # no such watcher type
             if op == OpCode.REMOVE_WATCHES:
                 if not server.watches.remove(rec.path, self, rec.type):
                     raise KeeperError(Err.NO_WATCHER, rec.path)
@@ -458,6 +488,9 @@ class Connection(asyncio.Protocol):
                 info = [ClientInfo(s, i.split(":", 1)[0] if s == "digest" else i) for s, i in ids]
                 return _encode_reply(ReplyHeader(xid, zxid, 0), WhoAmIResponse(info))
             if op == OpCode.MULTI_READ:
+                if any(sub_op not in (OpCode.GET_DATA, OpCode.GET_CHILDREN) for sub_op, _sub in rec.ops):
+                    # Refused as a whole: the header's error, then only the multi's end marker.
+                    return _MULTI_READ_REFUSED(xid, zxid)
                 return _encode_reply(ReplyHeader(xid, zxid, 0), MultiResponse(self._multi_read(rec)))
             if op == OpCode.SASL:
                 # Without SASL configured ZooKeeper 3.8 answers {xid, zxid 0, ok} with a null token (observed).
