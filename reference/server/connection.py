@@ -483,8 +483,9 @@ class Connection(asyncio.Protocol):
                 return _encode_reply(ReplyHeader(xid, zxid, 0), GetAllChildrenNumberResponse(n))
             if op == OpCode.WHO_AM_I:
                 # ZooKeeper reports the user name, not the stored digest (AuthenticationProvider.getUserName).
-                # Observed order on ZooKeeper 3.8: authenticated ids first, the connection's ip id last.
-                ids = sorted(self.auth, key=lambda a: a[0] == "ip" and a is self.auth[0])
+                # In the order the identities were added, the connection's ip first (checked against ZooKeeper 3.8
+                # by tests/compat/test_compat_wire.py::test_session_introspection_ops).
+                ids = self.auth
                 info = [ClientInfo(s, i.split(":", 1)[0] if s == "digest" else i) for s, i in ids]
                 return _encode_reply(ReplyHeader(xid, zxid, 0), WhoAmIResponse(info))
             if op == OpCode.MULTI_READ:

@@ -220,7 +220,7 @@ def test_who_am_i_names_the_digest_user(server):
     assert header.err == 0
     c.sock.sendall(messages.encode_request(2, OpCode.WHO_AM_I))
     _, who = messages.decode_reply(c.frame(), OpCode.WHO_AM_I)
-    assert [(i.auth_scheme, i.user) for i in who.client_info] == [("digest", "bob"), ("ip", "127.0.0.1")]
+    assert [(i.auth_scheme, i.user) for i in who.client_info] == [("ip", "127.0.0.1"), ("digest", "bob")]
 
 
 def test_stale_reads_bug_switch_serves_old_data_and_says_so(tmp_path):
