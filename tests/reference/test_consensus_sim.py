@@ -51,7 +51,7 @@ def simulate(n: int, seed: int, f: Faults, limit: tuple[int, int], steps: int) -
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.sampled_from([3, 5]), seed=st.integers(0, 2**32 - 1), f=faults, limit=limits,
-       steps=st.integers(2000, 5000))
+       steps=st.integers(2000, 4000))
 def test_random_schedules_keep_every_invariant(n: int, seed: int, f: Faults, limit: tuple[int, int],
                                                steps: int) -> None:
     simulate(n, seed, f, limit, steps)
