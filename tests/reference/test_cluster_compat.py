@@ -2,8 +2,8 @@
 with a `server` fixture that is a cluster. Clients are pinned to a follower, so every write is forwarded to the
 leader, ordered, replicated and applied before the follower answers.
 
-The tests are imported by name (every compat test that the standalone reference server passes when this list
-was made, 94 of them), so compat tests added later for wire details the standalone server does not match yet do
+The tests are imported by name (every compat test that the standalone reference server passed when this list
+was made, 101 of them), so compat tests added later for wire details the standalone server does not match yet do
 not show up here as replication failures. Left out on purpose: four-letter words (they check Mode: standalone),
 persistence (restarts one server; test_cluster.py covers the ensemble's), the external kazoo suite and zkCli.
 """
@@ -105,19 +105,26 @@ from tests.compat.test_compat_watches import (  # noqa: F401
     test_watch_fires_for_another_clients_write,
 )
 from tests.compat.test_compat_wire import (  # noqa: F401
+    test_check_outside_multi_closes_the_connection,
     test_client_ahead_of_the_server_is_dropped,
     test_close_session_answers_then_closes,
     test_connect_response_layout,
+    test_create_container_takes_the_mode_from_its_flags,
+    test_delete_container_is_server_internal,
+    test_empty_path_reads_as_the_root,
     test_error_replies_carry_no_body,
     test_failed_multi_layout,
+    test_malformed_watch_requests_are_marshalling_errors,
     test_multi_read,
     test_notification_frame,
     test_notification_opcode_from_a_client_is_unimplemented,
     test_one_notification_per_path_and_event_even_with_several_watches,
     test_persistent_and_recursive_watches,
     test_ping,
+    test_read_op_in_multi_and_write_op_in_multi_read_are_marshalling_errors,
     test_remove_watches,
     test_replies_echo_xids_in_order,
+    test_session_introspection_ops,
     test_set_watches_after_reconnect,
     test_successful_multi_layout,
     test_unknown_auth_scheme_fails_then_closes,
