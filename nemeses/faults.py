@@ -160,7 +160,8 @@ class ClockFaults:
     libfaketime computes fake = real + offset + (real - start) * (rate - 1), ``start`` being when the server
     process started. Changing the rate alone would therefore jump the clock by the elapsed time times the rate
     change; ``skew`` compensates the offset so the clock only starts running faster/slower, with no jump
-    (to within the precision of the process start time, ~10 ms times the rate change).
+    (to within the time the server takes to re-read the file, up to ``faketime.CACHE_SECONDS``, times the rate
+    change).
     """
 
     def __init__(self, rng: random.Random, max_bump: float = 120.0, strobe_seconds: float = 5.0,
@@ -182,6 +183,11 @@ class ClockFaults:
     def _write(self, test: Any, node: str, offset: float, rate: float) -> None:
         faketime.write_spec(test.remote(node), self._file(test, node), faketime.spec(offset, rate))
         self.specs[node] = (offset, rate)
+
+    @staticmethod
+    def settle() -> None:
+        """Wait until servers have re-read their control files, so a fault reported done is in effect."""
+        time.sleep(faketime.CACHE_SECONDS + 0.2)
 
     def _elapsed(self, test: Any, node: str) -> float:
         """Seconds since the node's server process started (libfaketime's ``start``), 0 if unknown."""
@@ -213,6 +219,7 @@ class ClockFaults:
                 offset, rate = self.specs.get(node, (0.0, 1.0))
                 self._write(test, node, offset + delta, rate)
                 bumps[node] = delta
+            self.settle()
             return {"shape": shape, "bumps": bumps}
         if shape == "clock-skew":
             targets = _targets(nodes, self.rng.choice(["one", "minority"]), self.rng)
@@ -223,6 +230,7 @@ class ClockFaults:
                 # keep the fake time continuous at the switch: offset' = offset + elapsed * (old - new)
                 self._write(test, node, offset + self._elapsed(test, node) * (old_rate - rate), rate)
                 rates[node] = rate
+            self.settle()
             return {"shape": shape, "rates": rates}
         if shape == "clock-strobe":
             node = self.rng.choice(nodes)
@@ -235,6 +243,7 @@ class ClockFaults:
                 flips += 1
                 time.sleep(self.strobe_period)
             self._write(test, node, offset, rate)
+            self.settle()
             return {"shape": shape, "node": node, "delta": delta, "flips": flips,
                     "period": self.strobe_period, "seconds": self.strobe_seconds}
         raise ValueError(f"unknown clock fault {shape!r}")
@@ -249,7 +258,10 @@ class ClockFaults:
             path = self._file(test, node)
             if faketime.read_spec(remote, path) not in (None, faketime.REAL_TIME):
                 faketime.write_spec(remote, path, faketime.REAL_TIME)
-        _parallel(test.nodes, reset)
+                return True
+            return False
+        if any(_parallel(test.nodes, reset).values()):
+            self.settle()
         was = sorted(n for n, s in self.specs.items() if s != (0.0, 1.0))
         self.specs = {}
         return {"reset": was}

@@ -75,7 +75,7 @@ def test_skew_makes_the_server_clock_run_at_the_chosen_rate(test, nemesis):
     skew = run(nemesis, test, "start-clock", "clock-skew").value
     assert skew["rates"] == {"n1": 3.0}
     first = ctime_shift(test)
-    assert abs(first) < 2  # no jump at the switch
+    assert abs(first) < 4  # no jump by the process age x 2, only up to the re-read delay x 2
     time.sleep(2)
     assert ctime_shift(test) - first > 2.5  # 2 s of real time, ~6 s of fake time
 

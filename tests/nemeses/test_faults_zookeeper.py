@@ -143,6 +143,7 @@ def test_the_jvm_sees_a_bumped_clock_and_real_time_after_reset(test, nemesis):
     leader = test.db.leader(test)
     assert abs(ctime_shift(test, leader)) < 5
     nemesis.clock._write(test, leader, -3600.0, 1.0)  # bump the leader an hour back
+    nemesis.clock.settle()
     assert ctime_shift(test, leader) == pytest.approx(-3600, abs=5)
     run(nemesis, test, "stop-clock", "clock-bump")
     assert faketime_spec(test, leader) == "+0 x1"
@@ -153,19 +154,21 @@ def test_clock_skew_runs_the_clock_fast_without_a_jump(test, nemesis):
     wait_for("a leader", lambda: test.db.leader(test) is not None)
     leader = test.db.leader(test)
     nemesis.clock._write(test, leader, 0.0, 1.0)
+    nemesis.clock.settle()
     first = ctime_shift(test, leader)
     # what clock-skew writes, aimed at the leader (whose clock stamps ctime): offset compensates the rate
     offset = nemesis.clock._elapsed(test, leader) * (1.0 - 4.0)
     nemesis.clock._write(test, leader, offset, 4.0)
+    nemesis.clock.settle()
     right_after = ctime_shift(test, leader)
     time.sleep(3)
     later = ctime_shift(test, leader)
-    assert abs(right_after - first) < 3          # no jump by (process age x 3)
+    assert abs(right_after - first) < 5          # no jump by (process age x 3), only up to the re-read delay
     assert later - right_after > 5               # 3 s of real time were ~12 s of fake time
 
 
 def test_clock_shapes_through_the_nemesis_record_what_they_did(test, nemesis):
-    nemesis.clock.strobe_seconds = 1.0
+    nemesis.clock.strobe_seconds = 3.0
     strobe = run(nemesis, test, "start-clock", "clock-strobe").value
     assert strobe["flips"] >= 3 and strobe["node"] in NODES
     bump = run(nemesis, test, "start-clock", "clock-bump").value
