@@ -49,6 +49,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--test-count", type=int, default=1, help="run the test this many times, stopping at the "
                    "first invalid one (seeds seed, seed+1, ...) (default 1)")
     p.add_argument("--backend", default=None, help="netns (default), docker, ssh")
+    p.add_argument("--username", default=None,
+                   help="ssh backend: login name on the nodes (default: yours; not root -> sudo -n)")
+    p.add_argument("--ssh-key", default=None, help="ssh backend: private key file (default: ssh agent / ~/.ssh/id_*)")
+    p.add_argument("--ssh-port", type=int, default=None, help="ssh backend: port (default 22)")
+    p.add_argument("--insecure-accept-host-keys", action="store_true",
+                   help="ssh backend: accept unknown host keys instead of checking known_hosts")
+    p.add_argument("--known-hosts", default=None, help="ssh backend: known hosts file (default ~/.ssh/known_hosts)")
+    p.add_argument("--docker-image", default=None,
+                   help="docker backend: node image (default zkjepsen-node:bookworm-zk, else :bookworm)")
     p.add_argument("--store", default="store", help="where runs are stored (default ./store)")
     p.add_argument("--leave-db-running", action="store_true",
                    help="do not tear the DB and nodes down at the end (`harness cluster down` removes them)")
@@ -135,7 +144,9 @@ def build_test(args: argparse.Namespace, seed: int) -> Any:
         heal=package.final,
         recovery_seconds=recovery,
     )
-    backend = make_backend(args.backend)
+    backend = make_backend(args.backend, username=args.username, ssh_key=args.ssh_key, ssh_port=args.ssh_port,
+                           insecure_accept_host_keys=args.insecure_accept_host_keys or None,
+                           known_hosts=args.known_hosts, image=args.docker_image)
     name = f"{db.name}-{workload.name}-{package.nemesis.name}"
     return Test(name=name, nodes=nodes, backend=backend, db=db, workload=workload, nemesis=package.nemesis,
                 generator=generator, checker=workload.checker, options=options, seed=seed)
