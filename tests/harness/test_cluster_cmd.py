@@ -127,10 +127,16 @@ def test_bad_arguments_get_a_message_and_exit_code_254(state_dir):
     assert find_runs(state_dir) == []
 
 
-def test_reference_cluster_is_refused_cleanly(state_dir):
-    result = harness("cluster", "up", "--db", "reference", "--node-count", "3", "--state-dir", state_dir)
-    assert result.returncode == 2 and "single-node until replication lands" in result.stderr
-    assert find_runs(state_dir) == []
+def test_reference_cluster_elects_a_leader_and_goes_away(state_dir):
+    up = harness("cluster", "up", "--db", "reference", "--node-count", "3", "--state-dir", state_dir)
+    assert up.returncode == 0, up.stderr
+    assert re.search(r"^leader: n[123]$", up.stdout, re.M), up.stdout
+    (run,) = find_runs(state_dir)
+    pids = run.pids()
+    assert len(pids) == 3
+    down = harness("cluster", "down", run.run_id, "--state-dir", state_dir)
+    assert down.returncode == 0, down.stderr
+    assert leftovers(run, pids) == []
 
 
 def test_ctrl_c_during_up_removes_the_half_made_cluster(state_dir):
