@@ -71,6 +71,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--session-timeout", type=float, default=10.0, help="ZooKeeper session timeout, s (default 10)")
     p.add_argument("--recovery-time", type=float, default=None,
                    help="seconds to wait after healing faults before the final reads (default: the nemesis's)")
+    p.add_argument("--bug", default=None, metavar="NAME",
+                   help="--db reference only: switch on one of the server's deliberate faults, to check that "
+                        "the harness catches it (stale-reads; see reference/bugs.py). Off by default.")
     p.add_argument("--zookeeper-tarball", default=None, help="install ZooKeeper from this tarball instead of the "
                    "Debian package")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
@@ -134,7 +137,11 @@ def build_test(args: argparse.Namespace, seed: int) -> Any:
     workload = make_workload(args.workload, options, seeds.getrandbits(63))
     package = resolve_nemesis(args.nemesis, options, seeds.getrandbits(63))
     db_options = {"zookeeper_tarball": args.zookeeper_tarball} if args.zookeeper_tarball else {}
+    if args.bug:
+        db_options["bug"] = args.bug
     db = resolve_db(args.db, **db_options)
+    if args.bug and getattr(db, "bug", None) != args.bug:
+        raise BadArguments(f"--bug applies to --db reference only, not to {args.db!r}")
     recovery = package.recovery_seconds if args.recovery_time is None else args.recovery_time
     generator = gen.standard_run(
         client_ops=gen.rate(args.rate, workload.generator, seeds.getrandbits(63)),

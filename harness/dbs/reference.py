@@ -30,11 +30,14 @@ class ReferenceDB(DaemonDB):
     name = "reference"
 
     def __init__(self, client_port: int = 2181, peer_port: int = 2888, python: str = "python3",
-                 server_args: list[str] | None = None) -> None:
+                 server_args: list[str] | None = None, bug: str | None = None) -> None:
         self.client_port = client_port
         self.peer_port = peer_port
         self.python = python
-        self.server_args = list(server_args or [])
+        # `bug` switches on one of the server's deliberate faults (reference/bugs.py), to prove the harness
+        # catches a broken server; the server itself rejects unknown names.
+        self.bug = bug
+        self.server_args = list(server_args or []) + (["--bug", bug] if bug else [])
 
     def data_dir(self, test: Any, node: str) -> str:
         return f"{self.directory(test, node)}/data"

@@ -117,10 +117,11 @@ def assert_judged_something(workload: str, r: dict) -> None:
         pytest.fail(f"no evidence rule for {workload}")
 
 
+@pytest.mark.parametrize("db", ["zookeeper", "reference"])
 @pytest.mark.parametrize("workload", WORKLOADS)
-def test_workload_runs_valid(tmp_path, workload):
+def test_workload_runs_valid(tmp_path, workload, db):
     nodes = "3" if workload == "register" else "1"  # one 3-node run covers the ensemble; keep the rest quick
-    proc = harness_run(tmp_path, "--db", "zookeeper", "--workload", workload, "--nemesis", "none",
+    proc = harness_run(tmp_path, "--db", db, "--workload", workload, "--nemesis", "none",
                        "--node-count", nodes, "--concurrency", "3", "--time-limit", "5", "--seed", "42")
     code, out, err = finish(proc)
     assert code == 0, f"exit {code}\nstdout:\n{out}\nstderr:\n{err[-3000:]}"
@@ -136,6 +137,26 @@ def test_workload_runs_valid(tmp_path, workload):
     assert any((run_dir / "nodes" / "n1").iterdir()), "the DB's logs were not collected"
     assert f"results: {run_dir}" in out or str(run_dir) in out
     assert leftovers(tmp_path) == []
+
+
+def test_seeded_bug_in_the_reference_server_is_caught(tmp_path):
+    """The pipeline end to end: a server that answers reads from a stale copy (even after sync) must be
+    reported as non-linearizable, with exit 1."""
+    proc = harness_run(tmp_path, "--db", "reference", "--bug", "stale-reads", "--workload", "register",
+                       "--nemesis", "none", "--node-count", "3", "--time-limit", "8", "--seed", "7")
+    code, out, err = finish(proc)
+    assert code == 1, f"exit {code}\nstdout:\n{out}\nstderr:\n{err[-3000:]}"
+    results = results_of(tmp_path)
+    assert results["valid"] is False
+    linearizable = results["results"]["workload"]["results"]["linearizable"]
+    assert linearizable["valid"] is False and linearizable["counterexample"], linearizable
+    assert "INVALID" in out
+    assert leftovers(tmp_path) == []
+
+
+def test_bug_switch_is_refused_for_other_dbs(tmp_path):
+    code, out, err = finish(harness_run(tmp_path, "--db", "zookeeper", "--bug", "stale-reads"))
+    assert code == 254 and "--bug applies to --db reference only" in err
 
 
 @pytest.mark.parametrize("signum, when", [(signal.SIGINT, "running"), (signal.SIGTERM, "running"),
