@@ -105,3 +105,42 @@ def test_set_and_lock_reports_in_chromium(browser: Any, set_run: Path, lock_run:
         page.locator("#anomalies .op-chip").first.click()  # jumps the timeline to the op
         assert problems == []
         page.close()
+
+
+@pytest.mark.cluster
+def test_report_of_a_real_run_against_the_seeded_bug(browser: Any, tmp_path: Path) -> None:
+    """End to end: `harness run` against the reference server with its stale-reads bug switched on writes a
+    report.html whose anomaly section names the read that cannot be linearized."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from harness.backends.base import netns_problem
+    if netns_problem() is not None:
+        pytest.skip(str(netns_problem()))
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, ZKJEPSEN_STATE_DIR=str(tmp_path / "state"))
+    run = subprocess.run([sys.executable, "-m", "harness", "run", "--store", str(tmp_path / "store"),
+                          "--no-progress", "--db", "reference", "--bug", "stale-reads", "--node-count", "1",
+                          "--workload", "register", "--time-limit", "6", "--seed", "3"],
+                         cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stderr[-3000:]
+    run_dir = (tmp_path / "store" / "latest").resolve()
+    report = run_dir / "report.html"
+    assert report.is_file(), "harness run did not write report.html"
+    results = json.loads((run_dir / "results.json").read_text())
+    bad = results["results"]["workload"]["results"]["linearizable"]["counterexample"]["op"]["index"]
+
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.goto(report.as_uri())
+    page.wait_for_load_state("load")
+    assert "INVALID" in page.locator("#verdict").inner_text()
+    assert f"op {bad} (read" in page.locator("#anomalies").inner_text()
+    shot = page.screenshot(path=str(tmp_path / "seeded-bug.png"), full_page=True)
+    assert _png_colours(shot) > 50
+    assert problems == []
+    page.close()
