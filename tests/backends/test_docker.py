@@ -239,7 +239,7 @@ def run_test(store, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]
 
 
 @pytest.mark.cluster
-@pytest.mark.parametrize("db,nodes,schedule", [("reference", "1", "kill-one:2,partition-halves:2,kill-one:2"),
+@pytest.mark.parametrize("db,nodes,schedule", [("reference", "3", "kill-one:2,partition-halves:2,kill-one:2"),
                                                ("zookeeper", "3", "partition-halves:3,kill-one:3")])
 def test_harness_run_register_with_partitions_and_kills_on_docker_is_valid(db, nodes, schedule, node_image,
                                                                            docker_client, tmp_path):
