@@ -198,7 +198,7 @@ def test_bad_arguments_exit_254(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     for args, message in [(["--workload", "nope"], "choose one of register"),
-                          (["--nemesis", "nope"], "choose one of none"),
+                          (["--nemesis", "nope"], "unknown nemesis 'nope'"),
                           (["--db", "nope"], "nope"),
                           (["--node-count", "0"], "at least 1"),
                           (["--concurrency", "x"], "--concurrency"),
