@@ -39,11 +39,14 @@ def zkcli(zk, *args: str) -> CliResult:
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+_BANNER = ("Connecting to ", "WATCHER::", "WatchedEvent state:", "SLF4J:")
+
+
 def payload(result: CliResult) -> list[str]:
-    """stdout lines after the connection banner ("WatchedEvent state:SyncConnected type:None path:null")."""
-    lines = result.out.splitlines()
-    marker = next(i for i, line in enumerate(lines) if "type:None path:null" in line)
-    return [line for line in lines[marker + 1:] if line]
+    """stdout without zkCli's connection banner. zkCli prints the banner ("WATCHER::", "WatchedEvent
+    state:SyncConnected type:None path:null") from its event thread, so it may come before or after the
+    command's own output: drop its lines wherever they are."""
+    return [line for line in result.out.splitlines() if line and not line.startswith(_BANNER)]
 
 
 def test_create_get_set_and_stat(zk):
