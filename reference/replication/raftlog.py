@@ -106,6 +106,11 @@ class RaftLog:
 
     # ---- the Ready contract's step 1 ----
 
+    def needs_sync(self, hard: HardState | None, snapshot: Snapshot | None, entries: list[Entry]) -> bool:
+        """Whether persisting this must wait for the disk (otherwise it is a small buffered write)."""
+        return (snapshot is not None or bool(entries)
+                or (hard is not None and (hard.term, hard.vote) != (self.hard.term, self.hard.vote)))
+
     def persist(self, hard: HardState | None, snapshot: Snapshot | None, entries: list[Entry]) -> None:
         if snapshot is not None:
             self.snapshot = snapshot
@@ -115,6 +120,9 @@ class RaftLog:
             self._write_snapshot(snapshot)
             self._rewrite()
         parts = []
+        # The commit index is only a hint at recovery (the core clamps it and re-learns it from the leader), so a
+        # Ready that only moves it is written without an fsync: no message depends on it being durable.
+        must_sync = self.needs_sync(hard, None, entries)
         if entries:
             first = self.entries[0].index if self.entries else (self.snapshot.index + 1 if self.snapshot else 1)
             del self.entries[max(0, entries[0].index - first):]
@@ -124,7 +132,7 @@ class RaftLog:
             self.hard = hard
             parts.append(_hard(hard))
         if parts:
-            self._append(b"".join(parts))
+            self._append(b"".join(parts), sync=must_sync)
 
     def compact(self, snapshot: Snapshot) -> None:
         """The state machine's snapshot at `snapshot.index`: store it, drop the entries it covers."""
@@ -133,14 +141,15 @@ class RaftLog:
         self._write_snapshot(snapshot)
         self._rewrite()
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes, sync: bool = True) -> None:
         fd = self._fd
         assert fd is not None, "recover() first"
         view = memoryview(data)
         while view:
             n = os.write(fd, view)
             view = view[n:]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
 
     def _write_snapshot(self, snap: Snapshot) -> None:
         body = marshal.dumps((snap.index, snap.term, snap.data), _MARSHAL)

@@ -302,9 +302,11 @@ class ReplicatedServer:
         try:
             while node.has_ready() and not self.failed:
                 rd = node.ready()
-                if rd.hard_state is not None or rd.snapshot is not None or rd.entries:
+                if self.raftlog.needs_sync(rd.hard_state, rd.snapshot, rd.entries):
                     await loop.run_in_executor(self._disk, self.raftlog.persist, rd.hard_state, rd.snapshot,
                                                rd.entries)
+                elif rd.hard_state is not None:   # only the commit index moved: no fsync, no thread hop
+                    self.raftlog.persist(rd.hard_state, None, [])
                 for m in rd.messages:
                     self.transport.send(m.dst, tp.CONSENSUS, cmsg.encode(m))
                 if rd.snapshot is not None:

@@ -82,3 +82,19 @@ def test_cluster_command_line_unknown_id(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "reference", "--config", str(cfg), "--id", "4", "--data-dir",
                            str(tmp_path / "d")], cwd=REPO, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "no server.4 line" in proc.stderr
+
+
+def test_raftlog_syncs_for_votes_and_entries_but_not_for_a_commit_only_change(tmp_path: Path) -> None:
+    rl = RaftLog(tmp_path)
+    rl.recover()
+    entry = Entry(1, 1, b"x", EntryKind.NORMAL)
+    assert rl.needs_sync(HardState(1, 2, 0), None, [])          # a vote must be durable before it is sent
+    assert rl.needs_sync(None, None, [entry])
+    rl.persist(HardState(1, 2, 0), None, [entry])
+    assert not rl.needs_sync(HardState(1, 2, 1), None, [])      # the commit index is re-learned after a crash
+    rl.persist(HardState(1, 2, 1), None, [])
+    rl.close()
+    again = RaftLog(tmp_path)
+    state = again.recover()
+    assert state.hard_state == HardState(1, 2, 1) and [e.data for e in state.entries] == [b"x"]
+    again.close()
