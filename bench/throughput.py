@@ -504,7 +504,7 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--duration", type=float, help="measured seconds per run (default 4)")
     p.add_argument("--warmup", type=float, help="unmeasured seconds before each run (default 1)")
     p.add_argument("--cluster-warmup", type=float,
-                   help="unreported load on each freshly started cluster, seconds (default 4; quick 2)")
+                   help="unreported load on each freshly started cluster, seconds (default 20: the JIT of a fresh ZooKeeper ensemble needs it; quick 2)")
     p.add_argument("--paced-frac", type=float, default=0.5,
                    help="same-load runs offer this fraction of the slower target's saturated rate (default 0.5)")
     p.add_argument("--repeat", type=int, default=1,
@@ -531,7 +531,7 @@ def parse_args(argv: list[str] | None) -> Options:
         duration=duration,
         warmup=a.warmup if a.warmup is not None else (0.5 if quick else 1.0),
         w1_duration=min(duration, 1.0 if quick else 3.0),
-        cluster_warmup=a.cluster_warmup if a.cluster_warmup is not None else (2.0 if quick else 4.0),
+        cluster_warmup=a.cluster_warmup if a.cluster_warmup is not None else (2.0 if quick else 20.0),
         paced_frac=a.paced_frac, paced=not a.no_paced, w1=not a.no_w1, repeat=a.repeat,
         out=a.out, plot=a.plot,
     )
