@@ -504,7 +504,8 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--duration", type=float, help="measured seconds per run (default 4)")
     p.add_argument("--warmup", type=float, help="unmeasured seconds before each run (default 1)")
     p.add_argument("--cluster-warmup", type=float,
-                   help="unreported load on each freshly started cluster, seconds (default 20: the JIT of a fresh ZooKeeper ensemble needs it; quick 2)")
+                   help="unreported load on each freshly started cluster, seconds (default 20: the JIT of a fresh "
+                        "ZooKeeper ensemble needs it; quick 2)")
     p.add_argument("--paced-frac", type=float, default=0.5,
                    help="same-load runs offer this fraction of the slower target's saturated rate (default 0.5)")
     p.add_argument("--repeat", type=int, default=1,
