@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reference.bugs import BUGS
+
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_BAD_ARGS = 0, 1, 2, 254
 
 DEFAULT_NODE_COUNT = 3
@@ -73,7 +75,8 @@ def register(subparsers: Any) -> None:
                    help="seconds to wait after healing faults before the final reads (default: the nemesis's)")
     p.add_argument("--bug", default=None, metavar="NAME",
                    help="--db reference only: switch on one of the server's deliberate faults, to check that "
-                        "the harness catches it (stale-reads; see reference/bugs.py). Off by default.")
+                        f"the harness catches it ({', '.join(sorted(BUGS))}; docs/nemeses.md, 'Seeded bugs', says "
+                        "which faults expose each). Off by default.")
     p.add_argument("--zookeeper-tarball", default=None, help="install ZooKeeper from this tarball instead of the "
                    "Debian package")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
