@@ -35,7 +35,11 @@ class ReferenceDB(DaemonDB):
         self.peer_port = peer_port
         self.python = python
         # `bug` switches on one of the server's deliberate faults (reference/bugs.py), to prove the harness
-        # catches a broken server; the server itself rejects unknown names.
+        # catches a broken server. The names are checked here, so a typo is a bad argument, not a failed start.
+        if bug is not None:
+            from reference.bugs import BUGS
+            if bug not in BUGS:
+                raise ValueError(f"unknown --bug {bug!r}; the reference server has {', '.join(sorted(BUGS))}")
         self.bug = bug
         self.server_args = list(server_args or []) + (["--bug", bug] if bug else [])
 
@@ -52,6 +56,11 @@ class ReferenceDB(DaemonDB):
         if len(test.nodes) > 1 and not REPLICATION_LANDED:
             raise NotSupportedYet(f"the reference server is single-node until replication lands; "
                                   f"run it with one node (got {len(test.nodes)}: {', '.join(test.nodes)})")
+        if len(test.nodes) == 1 and self.bug is not None:
+            from reference.bugs import REPLICATED_ONLY
+            if self.bug in REPLICATED_ONLY:
+                raise NotSupportedYet(f"--bug {self.bug} is a bug of the replicated server; run it on 2 or more "
+                                      "nodes (one node runs the standalone server)")
         if not getattr(test.remote(node), "shares_filesystem", False):
             test.remote(node).upload(str(REPO / "reference"), f"{self.code_dir(test, node)}/reference")
 

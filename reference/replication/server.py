@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from reference import txn as txnmod
-from reference.bugs import BUGS, STALE_READ_LAG
+from reference.bugs import BUGS, LAZY_LOG_FLUSH_S, STALE_READ_LAG
 from reference.codec.constants import KeeperState, OpCode
 from reference.codec.messages import encode_notification
 from reference.codec.records import WatcherEvent
@@ -53,6 +53,17 @@ log = logging.getLogger("reference.cluster")
 _MARSHAL = 4
 _CTX = struct.Struct(">Q")
 REQUEST_TIMEOUT_S = 15.0   # a request not answered by then is failed (its connection closed); a backstop only
+
+
+def _raft_settings(bugs: tuple[str, ...]) -> dict[str, Any]:
+    """Consensus settings the seeded bugs (reference/bugs.py) change; none without them."""
+    if "ack-before-quorum" in bugs:
+        return {"check_quorum": False, "read_index": "log"}
+    if "lost-quorum-leader" in bugs:
+        return {"check_quorum": False, "read_index": "commit"}
+    if "tick-lease" in bugs:
+        return {"read_index": "lease"}
+    return {}
 
 
 def _plain(value: Any) -> Any:
@@ -94,7 +105,10 @@ class ReplicatedServer:
         self.config = config
         self.ensemble = ensemble
         self.id = my_id
-        self.raftlog = RaftLog(config.data_dir)
+        for bug in config.bugs:
+            log.warning("INJECTED BUG %s: %s", bug, BUGS[bug])
+        self.raftlog = RaftLog(config.data_dir,
+                               lazy_flush_s=LAZY_LOG_FLUSH_S if "ack-before-log" in config.bugs else None)
         state = self.raftlog.recover()
         if state.snapshot is not None:
             self.tree = Tree.load(marshal.loads(state.snapshot.data))
@@ -106,8 +120,11 @@ class ReplicatedServer:
         self.snap_count = ensemble.int_setting("snapCount", 10_000)
         self.raft_tick_s = ensemble.int_setting("raftTickMs", 100) / 1000
         self.node = Node(my_id, ensemble.members, state=state,
-                         config=RaftConfig(election_ticks=ensemble.int_setting("electionTicks", 10)),
+                         config=RaftConfig(election_ticks=ensemble.int_setting("electionTicks", 10),
+                                           **_raft_settings(config.bugs)),
                          seed=random.SystemRandom().randrange(1 << 30))
+        # ack-before-quorum: the leader applies (and so answers) entries as soon as they are in its own log.
+        self._apply_own_log = "ack-before-quorum" in config.bugs
         log.info("server %d recovered: term %d, log %d..%d, commit %d, snapshot at %d", my_id, self.node.term,
                  self.node.first_index, self.node.last_index, self.node.commit, self.snap_index)
         self.pending = txnmod.Pending(self.tree)
@@ -115,7 +132,6 @@ class ReplicatedServer:
         self._stale_queue: deque[txnmod.Txn] = deque()
         self.read_tree = self.tree
         if "stale-reads" in config.bugs:
-            log.warning("INJECTED BUG stale-reads: %s", BUGS["stale-reads"])
             self.read_tree = Tree.load(self.tree.dump())
         self.sessions = _ClusterSessions(ensemble.secret(), config.tick_ms, my_id,
                                          config.min_session_timeout_ms, config.max_session_timeout_ms)
@@ -313,6 +329,9 @@ class ReplicatedServer:
                     self._install(rd.snapshot)
                 if rd.committed_entries:
                     self._apply(rd.committed_entries)
+                if self._apply_own_log and node.role is Role.LEADER and self.raftlog.entries:
+                    # Everything in our own (persisted) log, committed or not.
+                    self._apply(node.entries_between(self.applied_index + 1, self.raftlog.entries[-1].index))
                 for rs in rd.read_states:
                     if rs.ctx in self.syncs:
                         self._ready_syncs.append((rs.index, rs.ctx))
@@ -320,8 +339,8 @@ class ReplicatedServer:
                     self._fail_sync(ctx)
                 self._answer_syncs()
                 self._check_role()
-                if self.applied_index - self.snap_index >= self.snap_count:
-                    await self._compact()
+                if self.applied_index - self.snap_index >= self.snap_count and self.applied_index <= node.applied:
+                    await self._compact()   # (never a state with uncommitted entries, which ack-before-quorum has)
         except OSError as e:
             self.fatal(f"consensus log failed: {e}")
         except Exception:
@@ -334,6 +353,8 @@ class ReplicatedServer:
         tree = self.tree
         now = self.now_ms()
         for e in entries:
+            if e.index <= self.applied_index:
+                continue   # applied already, from the log (ack-before-quorum), or by a rewind meanwhile
             self.applied_index = e.index
             if e.kind == EntryKind.NOOP or not e.data:
                 continue
@@ -391,6 +412,36 @@ class ReplicatedServer:
         for conn in list(self.connections):
             conn.close()
 
+    def _rewind(self) -> None:
+        """ack-before-quorum, after losing leadership: the tree holds entries of our own log that may never
+        commit. Rebuild it from the committed log (the core's snapshot plus its committed entries); clients here
+        reconnect, as after installing a snapshot."""
+        node = self.node
+        snap = node.snapshot
+        tree = Tree.load(marshal.loads(snap.data)) if snap is not None else Tree()
+        for e in node.entries_between(snap.index + 1 if snap is not None else 1, node.applied):
+            if e.kind == EntryKind.NORMAL and e.data:
+                t = txnmod.decode(marshal.loads(e.data)[3])
+                if t.zxid > tree.last_zxid:
+                    txnmod.apply(tree, t)
+        log.warning("INJECTED BUG ack-before-quorum: no longer leader, with entries %d..%d applied but not "
+                    "known to be committed; state rebuilt up to %d", node.applied + 1, self.applied_index,
+                    node.applied)
+        self.tree = tree
+        self.read_tree = tree if "stale-reads" not in self.config.bugs else Tree.load(tree.dump())
+        self._stale_queue.clear()
+        self.pending = txnmod.Pending(tree)
+        self.applied_index = node.applied
+        now = self.now_ms()
+        for sid in list(self.sessions.deadline):
+            if sid not in tree.sessions:
+                self.sessions.remove(sid)
+        for sid, timeout in tree.sessions.items():
+            if sid not in self.sessions.deadline:
+                self.sessions.add(sid, timeout, now)
+        for conn in list(self.connections):
+            conn.close()
+
     async def _compact(self) -> None:
         index = self.applied_index
         term = self.node.term_at(index)
@@ -431,6 +482,8 @@ class ReplicatedServer:
             log.info("server %d: %s in term %d, leader %s", self.id, node.role.value, node.term, node.leader)
             if old_role is Role.LEADER or old_leader != node.leader:
                 self._fail_all(f"leader changed from {old_leader} to {node.leader}")
+            if self._apply_own_log and node.role is not Role.LEADER and self.applied_index > node.applied:
+                self._rewind()
             self.pending = txnmod.Pending(self.tree)
             if node.role is Role.LEADER:
                 self._become_leader()
@@ -457,6 +510,7 @@ class ReplicatedServer:
 
     def tick(self) -> None:
         node = self.node
+        self.raftlog.flush_due()   # only ack-before-log holds records back
         node.tick()
         self._check_role()
         now_mono = time.monotonic()
