@@ -22,13 +22,9 @@ BUGS: dict[str, str] = {
     "ack-before-quorum": "the leader applies and acknowledges a write once it is in its own log, before a quorum "
                          "has it, and answers sync from its own state without asking anyone (no check-quorum "
                          "either): an isolated leader acknowledges writes the majority never sees",
-    "tick-lease": "the leader answers sync at once, without a quorum round, while it heard from a quorum within "
-                  "its last electionTicks - 2 raft ticks (a lease shorter than any election timeout); ticks stop "
-                  "while the process is paused, so a leader resumed after a pause trusts a lease that ran out long "
-                  "ago and serves stale reads",
     "ack-before-log": "log records are reported durable at once but written to disk by the process about every "
                       f"{LAZY_LOG_FLUSH_S:g} s: a crash of a quorum loses acknowledged writes",
 }
 
 # The bugs only the replicated server (--config/--id) has; a standalone server cannot have them.
-REPLICATED_ONLY = frozenset({"lost-quorum-leader", "ack-before-quorum", "tick-lease", "ack-before-log"})
+REPLICATED_ONLY = frozenset({"lost-quorum-leader", "ack-before-quorum", "ack-before-log"})

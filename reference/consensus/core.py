@@ -110,16 +110,15 @@ class Config:
     pre_vote: bool = True
     # How a leader answers read_index: "quorum" (the safe way: its commit index, confirmed by a heartbeat round
     # with a quorum). The others exist only for the reference server's seeded bugs (reference/bugs.py): "commit"
-    # answers at once with its own commit index, "log" at once with its own last log index (neither checks that
-    # it still leads); "lease" answers at once while a quorum answered within the last election_ticks - 2 of its
-    # own ticks, a lease that a process pause stretches (its ticks stop, real time does not).
+    # answers at once with its own commit index, "log" at once with its own last log index; neither checks that
+    # it still leads.
     read_index: str = "quorum"
 
     def __post_init__(self) -> None:
         if self.heartbeat_ticks < 1 or self.election_ticks <= self.heartbeat_ticks:
             raise ValueError("need 1 <= heartbeat_ticks < election_ticks")
-        if self.read_index not in ("quorum", "commit", "log", "lease"):
-            raise ValueError(f"read_index must be quorum, commit, log or lease, got {self.read_index!r}")
+        if self.read_index not in ("quorum", "commit", "log"):
+            raise ValueError(f"read_index must be quorum, commit or log, got {self.read_index!r}")
         if self.max_append_entries < 1 or self.max_append_bytes < 1 or self.max_inflight < 1:
             raise ValueError("append limits and max_inflight must be positive")
 
@@ -245,8 +244,6 @@ class Node:
         self._reads: deque[_PendingRead] = deque()
         self._deferred_reads: list[tuple[bytes, int]] = []
         self._read_acked: dict[int, int] = {}
-        self._ticks = 0                          # ticks seen; only read_index="lease" looks at it
-        self._heard_at: dict[int, int] = {}      # read_index="lease": peer -> _ticks when it last answered us
         self._reset(self.term)
 
     # ------------------------------------------------------------------ log access
@@ -356,7 +353,6 @@ class Node:
         self.leader = self.id
         nxt = self.last_index + 1
         self._progress = {p: _Progress(nxt) for p in self.peers}
-        self._heard_at = {}
         # Entries of earlier terms are committed only indirectly, by committing one of our own term (Raft 5.4.2).
         self._append([Entry(self.term, nxt, b"", EntryKind.NOOP)])
         self._bcast_entries = True
@@ -389,7 +385,6 @@ class Node:
     # ------------------------------------------------------------------ inputs
 
     def tick(self) -> None:
-        self._ticks += 1
         if self.role is Role.LEADER:
             self._tick_leader()
             return
@@ -613,8 +608,6 @@ class Node:
         self._send(AppendResp(self.id, m.src, self.term, s.index))
 
     def _step_leader(self, m: Message) -> None:
-        if self.config.read_index == "lease" and isinstance(m, (AppendResp, HeartbeatResp)):
-            self._heard_at[m.src] = self._ticks
         if isinstance(m, AppendResp):
             pr = self._progress[m.src]
             pr.recent_active = True
@@ -764,22 +757,13 @@ class Node:
             # Until an entry of our term commits we may not know the latest commit index.
             self._deferred_reads.append((ctx, origin))
             return
-        if not self.peers or self.config.read_index == "commit" or self._lease_holds():
-            # (With read_index="commit" or "lease", seeded bugs: no heartbeat round confirms we still lead.)
+        if not self.peers or self.config.read_index == "commit":
+            # (With read_index="commit", a seeded bug: no heartbeat round confirms we still lead.)
             self._answer_read(origin, self.commit, ctx)
             return
         self._read_seq += 1
         self._reads.append(_PendingRead(self._read_seq, self.commit, ctx, origin))
         self._bcast_read = True  # one heartbeat round per Ready confirms all reads asked since the last one
-
-    def _lease_holds(self) -> bool:
-        """read_index="lease": a quorum answered within the last election_ticks - 2 ticks, so (if ticks kept
-        pace with real time) no other leader can have been elected yet."""
-        if self.config.read_index != "lease":
-            return False
-        heard = sorted(self._heard_at.values(), reverse=True)
-        need = self.quorum - 1
-        return len(heard) >= need and heard[need - 1] >= self._ticks - (self.config.election_ticks - 2)
 
     def _ack_read(self, peer: int, ctx: bytes) -> None:
         if len(ctx) != _SEQ.size or not self._reads:

@@ -61,8 +61,6 @@ def _raft_settings(bugs: tuple[str, ...]) -> dict[str, Any]:
         return {"check_quorum": False, "read_index": "log"}
     if "lost-quorum-leader" in bugs:
         return {"check_quorum": False, "read_index": "commit"}
-    if "tick-lease" in bugs:
-        return {"read_index": "lease"}
     return {}
 
 
