@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 
-from reference.bugs import BUGS
+from reference.bugs import BUGS, REPLICATED_ONLY
 from reference.storage import CorruptStorage, StorageLocked
 
 
@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     lo, hi = args.min_session_timeout_ms, args.max_session_timeout_ms
     if (lo is not None and lo <= 0) or (hi is not None and hi <= 0) or (lo is not None and hi is not None and lo > hi):
         print("error: session timeout bounds must be positive and min <= max", file=sys.stderr)
+        return 2
+    replicated_only = sorted(set(args.bug) & REPLICATED_ONLY)
+    if replicated_only:
+        print(f"error: --bug {', '.join(replicated_only)} exists only in the replicated server (--config FILE --id N)",
+              file=sys.stderr)
         return 2
     logging.basicConfig(filename=args.log_file, level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

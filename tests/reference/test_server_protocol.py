@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -246,3 +247,11 @@ def test_stale_reads_bug_switch_serves_old_data_and_says_so(tmp_path):
 
 def test_no_bug_by_default(server):
     assert "injected" not in four_letter_word(server.port, "mntr").lower()
+
+
+def test_a_replicated_only_bug_is_refused_by_a_standalone_server(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "reference", "--port", "0", "--data-dir", str(tmp_path / "d"),
+                             "--bug", "ack-before-log"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "only in the replicated server" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "d").exists()
