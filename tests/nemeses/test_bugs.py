@@ -145,7 +145,7 @@ CATCHES = {
                           "partition-leader:5", "--nemesis-interval", "3", "--time-limit", "9", "--recovery-time", "3",
                           "--seed", "12"],
     "lost-quorum-leader": ["--workload", "register", "--nemesis", "partition-leader", "--nemesis-schedule",
-                           "partition-leader:8", "--nemesis-interval", "2", "--concurrency", "10n", "--rate", "20",
+                           "partition-leader:8", "--nemesis-interval", "2", "--concurrency", "10n", "--rate", "10",
                            "--time-limit", "11", "--recovery-time", "3", "--seed", "13"],
 }
 
@@ -176,3 +176,12 @@ def test_the_bug_stays_hidden_without_faults(tmp_path, bug):
     code, out, results = _harness(tmp_path, "--bug", bug, "--nemesis", "none", *args)
     assert code == 0, out[-4000:]
     assert results["valid"] is True
+
+
+def test_an_unknown_bug_name_is_a_bad_argument(tmp_path):
+    env = dict(os.environ, ZKJEPSEN_STATE_DIR=str(tmp_path / "state"), PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", "--store", str(tmp_path / "store"), "--db",
+                           "reference", "--bug", "stale-read"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 254
+    assert "unknown --bug 'stale-read'" in proc.stderr and "stale-reads" in proc.stderr
