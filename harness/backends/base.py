@@ -15,20 +15,29 @@
     partial ``create`` or a crash.
 
 ``make_backend(name, **options)`` builds one by name; ``None`` means the default for this machine.
+
+Every backend records each run in a state file before it creates anything (``RunRecord``, below), so a run's
+``destroy`` — or ``harness cluster down`` after the owning process died — removes exactly what the run made.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import inspect
+import json
 import os
+import secrets
 import shutil
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, ClassVar, Iterator, Protocol, TypeVar, runtime_checkable
 
 from harness.net import Net
-from harness.remote import Remote
+from harness.remote import Remote, RemoteError
 
 BACKENDS = ("netns", "docker", "ssh")
+DEFAULT_STATE_DIR = "/var/tmp/zkjepsen"
 
 
 class BackendUnavailable(RuntimeError):
@@ -48,6 +57,138 @@ class Backend(Protocol):
     def net(self) -> Net: ...
 
     def destroy(self) -> None: ...
+
+
+def state_dir_default() -> str:
+    """Where runs are recorded: ``$ZKJEPSEN_STATE_DIR``, else /var/tmp/zkjepsen."""
+    return os.environ.get("ZKJEPSEN_STATE_DIR") or DEFAULT_STATE_DIR
+
+
+def process_start(pid: int) -> int | None:
+    """Start time (clock ticks since boot) of a process, to tell a live owner from a reused PID."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextlib.contextmanager
+def machine_lock(path: str) -> Iterator[None]:
+    """An exclusive lock for every process on this machine, whatever its state dir (e.g. while choosing a subnet
+    no other run may take)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+R = TypeVar("R", bound="RunRecord")
+
+
+@dataclass(kw_only=True)
+class RunRecord:
+    """What one run of a backend created, or is about to: ``<state dir>/<file_prefix><run id>.json``.
+
+    A backend subclasses it with what it must remember to remove the run (namespaces, containers, hosts), writes
+    it (``save``) before creating anything and again as things appear, and ends a removal with
+    ``finish_removal``. The owner is the process that made the run (PID plus start time, so a reused PID is not
+    mistaken for it); ``release`` leaves the run to ``harness cluster down`` (``cluster up``,
+    ``--leave-db-running``); a run whose owner is gone is a leftover that ``cluster down`` removes.
+    """
+
+    file_prefix: ClassVar[str] = ""
+
+    run_id: str
+    state_dir: str
+    owner_pid: int | None = None  # None once released
+    owner_start: int | None = None
+    created_at: float = 0.0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def path_for(cls, state_dir: str, run_id: str) -> str:
+        return os.path.join(state_dir, f"{cls.file_prefix}{run_id}.json")
+
+    @property
+    def path(self) -> str:
+        return self.path_for(self.state_dir, self.run_id)
+
+    @classmethod
+    def owned(cls: type[R], **fields: Any) -> R:
+        """A new record owned by this process."""
+        return cls(owner_pid=os.getpid(), owner_start=process_start(os.getpid()), created_at=time.time(), **fields)
+
+    def save(self) -> None:
+        """Write the record atomically (a crash leaves the old one or the new one, never half of one)."""
+        os.makedirs(self.state_dir, exist_ok=True)
+        data = asdict(self)
+        del data["state_dir"]  # the directory it is in
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    @classmethod
+    def load(cls: type[R], path: str) -> R:
+        with open(path) as f:
+            data = json.load(f)
+        return cls(state_dir=os.path.dirname(os.path.abspath(path)), **data)
+
+    def owner_alive(self) -> bool:
+        return self.owner_pid is not None and process_start(self.owner_pid) == self.owner_start
+
+    def release(self, **notes: Any) -> None:
+        """Leave the run alive after its owner exits; ``notes`` (e.g. db, connect string) are kept with it."""
+        self.owner_pid = self.owner_start = None
+        self.notes.update(notes)
+        self.save()
+
+    def finish_removal(self, leftovers: list[str], message: str | None = None) -> None:
+        """The last step of removing the run: forget it when nothing of it is ``leftovers``; else keep the state
+        file, so a later ``harness cluster down`` can finish the job, and raise RemoteError saying what is left."""
+        if leftovers:
+            raise RemoteError(message or f"could not remove {', '.join(leftovers)} (state kept in {self.path})")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+def find_runs(record: type[R], state_dir: str | None = None, problems: list[str] | None = None) -> list[R]:
+    """The runs of one backend recorded in ``state_dir``. A state file that cannot be read is skipped (never
+    guessed at) and described in ``problems``."""
+    state_dir = state_dir or state_dir_default()
+    runs = []
+    if os.path.isdir(state_dir):
+        for name in sorted(os.listdir(state_dir)):
+            if name.startswith(record.file_prefix) and name.endswith(".json"):
+                path = os.path.join(state_dir, name)
+                try:
+                    runs.append(record.load(path))
+                except (OSError, ValueError, TypeError) as exc:
+                    if problems is not None:
+                        problems.append(f"unreadable state file {path} ({exc}); inspect and remove it by hand")
+    return runs
+
+
+def load_run(record: type[R], backend: str, run_id: str, state_dir: str) -> R:
+    """The recorded run ``run_id`` (e.g. one left by ``harness cluster up``); RemoteError when there is none."""
+    path = record.path_for(state_dir, run_id)
+    if not os.path.exists(path):
+        raise RemoteError(f"no {backend} run {run_id!r} in {state_dir}")
+    return record.load(path)
+
+
+def new_run_id(record: type[RunRecord], state_dir: str, in_use: Callable[[str], bool] = lambda run_id: False) -> str:
+    """A random 6-hex run id that no recorded run has (nor, by ``in_use``, anything the backend can see)."""
+    while True:
+        run_id = secrets.token_hex(3)
+        if not os.path.exists(record.path_for(state_dir, run_id)) and not in_use(run_id):
+            return run_id
 
 
 def default_backend_name() -> str:

@@ -31,21 +31,23 @@ they exist; ``destroy`` (or ``harness cluster down --backend docker`` after a cr
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
-import json
+import logging
 import os
-import secrets
 import socket
 import tarfile
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
-from harness.backends.netns import NODE_NAME, _process_start, choose_subnet, state_dir_default
+from harness.backends import base
+from harness.backends.base import RunRecord, load_run, machine_lock, new_run_id, state_dir_default
+from harness.backends.netns import NODE_NAME, choose_subnet
 from harness.net import IptablesNet
 from harness.remote import RemoteError, Result, describe, spawn_script
+
+log = logging.getLogger("zkjepsen.docker")
 
 LOCK_FILE = "/run/lock/zkjepsen-docker.lock"
 FIRST_HOST = 11
@@ -85,20 +87,16 @@ def _short(exc: BaseException) -> str:
 
 
 @dataclass
-class DockerRunState:
-    """What one docker run created (or is about to). Saved as JSON; read back by ``cluster down``."""
+class DockerRunState(RunRecord):
+    """What one docker run created (or is about to): ``<state dir>/docker-<run id>.json``."""
 
-    run_id: str
-    state_dir: str
+    file_prefix = STATE_PREFIX
+
     subnet: str
     image: str
     nodes: dict[str, str] = field(default_factory=dict)          # node -> IP
     container_ids: dict[str, str] = field(default_factory=dict)  # node -> id, once created
     network_id: str | None = None
-    owner_pid: int | None = None
-    owner_start: int | None = None
-    created_at: float = 0.0
-    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:
@@ -114,30 +112,6 @@ class DockerRunState:
     @property
     def gateway(self) -> str:
         return str(ipaddress.ip_network(self.subnet).network_address + 1)
-
-    @property
-    def path(self) -> str:
-        return os.path.join(self.state_dir, f"{STATE_PREFIX}{self.run_id}.json")
-
-    def save(self) -> None:
-        os.makedirs(self.state_dir, exist_ok=True)
-        data = asdict(self)
-        del data["state_dir"]
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-
-    @classmethod
-    def load(cls, path: str) -> "DockerRunState":
-        with open(path) as f:
-            data = json.load(f)
-        return cls(state_dir=os.path.dirname(os.path.abspath(path)), **data)
-
-    def owner_alive(self) -> bool:
-        return self.owner_pid is not None and _process_start(self.owner_pid) == self.owner_start
 
     def existing(self, client: Any) -> tuple[list[str], bool]:
         """(containers of this run that exist, whether its network exists)."""
@@ -157,18 +131,8 @@ class DockerRunState:
 
 
 def find_runs(state_dir: str | None = None, problems: list[str] | None = None) -> list[DockerRunState]:
-    state_dir = state_dir or state_dir_default()
-    runs = []
-    if os.path.isdir(state_dir):
-        for name in sorted(os.listdir(state_dir)):
-            if name.startswith(STATE_PREFIX) and name.endswith(".json"):
-                path = os.path.join(state_dir, name)
-                try:
-                    runs.append(DockerRunState.load(path))
-                except (OSError, ValueError, TypeError) as exc:
-                    if problems is not None:
-                        problems.append(f"unreadable state file {path} ({exc}); inspect and remove it by hand")
-    return runs
+    """The docker runs recorded in ``state_dir`` (see ``base.find_runs``)."""
+    return base.find_runs(DockerRunState, state_dir, problems)
 
 
 def remove_run(run: DockerRunState, client: Any | None = None) -> None:
@@ -201,22 +165,7 @@ def remove_run(run: DockerRunState, client: Any | None = None) -> None:
                     raise RemoteError(f"could not remove network {ref}: {_short(exc)}") from exc
                 time.sleep(0.5 * (attempt + 1))
     containers, network = run.existing(client)
-    if containers or network:
-        raise RemoteError(f"could not remove {', '.join(containers + ([run.network] if network else []))} "
-                          f"(state kept in {run.path})")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(run.path)
-
-
-@contextlib.contextmanager
-def _machine_lock() -> Iterator[None]:
-    os.makedirs(os.path.dirname(LOCK_FILE), exist_ok=True)
-    with open(LOCK_FILE, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    run.finish_removal(containers + ([run.network] if network else []))
 
 
 def _docker_subnets(client: Any) -> set[str]:
@@ -427,10 +376,7 @@ class DockerBackend:
     @classmethod
     def attach(cls, run_id: str, state_dir: str | None = None, client: Any = None) -> "DockerBackend":
         backend = cls(state_dir, client=client)
-        path = os.path.join(backend.state_dir, f"{STATE_PREFIX}{run_id}.json")
-        if not os.path.exists(path):
-            raise RemoteError(f"no docker run {run_id!r} in {backend.state_dir}")
-        backend.state = DockerRunState.load(path)
+        backend.state = load_run(DockerRunState, "docker", run_id, backend.state_dir)
         return backend
 
     def shell_hint(self, node: str) -> str:
@@ -453,16 +399,17 @@ class DockerBackend:
             raise ValueError("docker backend: at most 200 nodes")
         image = self.image
         try:
-            with _machine_lock():
+            with machine_lock(LOCK_FILE):
                 taken = {run.subnet for run in find_runs(self.state_dir)} | _docker_subnets(self.client)
                 subnet = choose_subnet(self.subnet_base, taken)
                 net = ipaddress.ip_network(subnet)
-                self.state = DockerRunState(
-                    run_id=self._new_run_id(), state_dir=self.state_dir, subnet=subnet, image=image,
-                    nodes={n: str(net.network_address + FIRST_HOST + i) for i, n in enumerate(nodes)},
-                    owner_pid=os.getpid(), owner_start=_process_start(os.getpid()), created_at=time.time())
+                self.state = DockerRunState.owned(
+                    run_id=new_run_id(DockerRunState, self.state_dir), state_dir=self.state_dir, subnet=subnet,
+                    image=image, nodes={n: str(net.network_address + FIRST_HOST + i) for i, n in enumerate(nodes)})
                 self.state.save()  # before anything exists, so a crash from here on leaves a record
                 st = self.state
+                log.info("docker run %s: network %s (%s), containers %s, image %s, state file %s", st.run_id,
+                         st.network, subnet, " ".join(st.container(n) for n in nodes), image, st.path)
                 ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=st.gateway)])
                 st.network_id = self.client.api.create_network(
                     st.network, driver="bridge", ipam=ipam, labels={RUN_LABEL: st.run_id},
@@ -480,12 +427,6 @@ class DockerBackend:
         except BaseException:
             self.destroy()
             raise
-
-    def _new_run_id(self) -> str:
-        while True:
-            run_id = secrets.token_hex(3)
-            if not os.path.exists(os.path.join(self.state_dir, f"{STATE_PREFIX}{run_id}.json")):
-                return run_id
 
     def _create_node(self, node: str) -> None:
         st = self._state()
@@ -527,10 +468,7 @@ class DockerBackend:
 
     def detach(self, **notes: Any) -> None:
         """Leave the run alive after this process exits (``harness cluster up``)."""
-        st = self._state()
-        st.owner_pid = st.owner_start = None
-        st.notes.update(notes)
-        st.save()
+        self._state().release(**notes)
 
     def destroy(self) -> None:
         if self.state is not None:

@@ -21,33 +21,27 @@ and never anything that is not recorded there. The state dir is ``$ZKJEPSEN_STAT
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
-import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
+from harness.backends import base
+from harness.backends.base import RunRecord, load_run, machine_lock, new_run_id, state_dir_default
 from harness.net import IptablesNet
 from harness.remote import LocalRemote, RemoteError
 
-DEFAULT_STATE_DIR = "/var/tmp/zkjepsen"
 # One lock for every netns run on the machine, whatever its state dir: subnet choice must not race.
 LOCK_FILE = "/run/lock/zkjepsen-netns.lock"
 NETNS_DIR = "/run/netns"
 ETC_NETNS = "/etc/netns"
 NODE_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 FIRST_HOST = 11  # n1 is .11, n2 .12, ...: easy to read in logs
-
-
-def state_dir_default() -> str:
-    return os.environ.get("ZKJEPSEN_STATE_DIR") or DEFAULT_STATE_DIR
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -57,27 +51,14 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def _process_start(pid: int) -> int | None:
-    """Start time (clock ticks since boot) of a process, to tell a live owner from a reused PID."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rpartition(")")[2].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 @dataclass
-class RunState:
-    """What one netns run created (or is about to create). Saved as JSON; read back by ``cluster down``."""
+class RunState(RunRecord):
+    """What one netns run created (or is about to create): ``<state dir>/zkj-<run id>.json``."""
 
-    run_id: str
-    state_dir: str
+    file_prefix = "zkj-"
+
     subnet: str  # "10.77.K.0/24"
     nodes: dict[str, str] = field(default_factory=dict)  # node -> IP
-    owner_pid: int | None = None  # None once detached (``harness cluster up`` leaves its cluster running)
-    owner_start: int | None = None
-    created_at: float = 0.0
-    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:
@@ -103,37 +84,11 @@ class RunState:
         return [self.namespace(n) for n in self.nodes] + [self.hub]
 
     @property
-    def path(self) -> str:
-        return os.path.join(self.state_dir, f"{self.prefix}.json")
-
-    @property
     def home_root(self) -> str:
         return os.path.join(self.state_dir, self.prefix)
 
     def home(self, node: str) -> str:
         return os.path.join(self.home_root, node)
-
-    def save(self) -> None:
-        os.makedirs(self.state_dir, exist_ok=True)
-        tmp = self.path + ".tmp"
-        data = asdict(self)
-        del data["state_dir"]
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-
-    @classmethod
-    def load(cls, path: str) -> "RunState":
-        with open(path) as f:
-            data = json.load(f)
-        return cls(state_dir=os.path.dirname(os.path.abspath(path)), **data)
-
-    def owner_alive(self) -> bool:
-        if self.owner_pid is None:
-            return False
-        return _process_start(self.owner_pid) == self.owner_start
 
     def existing_namespaces(self) -> list[str]:
         return [ns for ns in self.namespaces if os.path.exists(os.path.join(NETNS_DIR, ns))]
@@ -151,20 +106,8 @@ class RunState:
 
 
 def find_runs(state_dir: str | None = None, problems: list[str] | None = None) -> list[RunState]:
-    """The runs recorded in ``state_dir``. A state file that cannot be read is skipped (never guessed at) and
-    described in ``problems``."""
-    state_dir = state_dir or state_dir_default()
-    runs = []
-    if os.path.isdir(state_dir):
-        for name in sorted(os.listdir(state_dir)):
-            if name.startswith("zkj-") and name.endswith(".json"):
-                path = os.path.join(state_dir, name)
-                try:
-                    runs.append(RunState.load(path))
-                except (OSError, ValueError, TypeError) as exc:
-                    if problems is not None:
-                        problems.append(f"unreadable state file {path} ({exc}); inspect and remove it by hand")
-    return runs
+    """The netns runs recorded in ``state_dir`` (see ``base.find_runs``)."""
+    return base.find_runs(RunState, state_dir, problems)
 
 
 def _kill_all(pids: list[int]) -> None:
@@ -204,22 +147,7 @@ def remove_run(run: RunState) -> None:
     for ns in run.namespaces:
         shutil.rmtree(os.path.join(ETC_NETNS, ns), ignore_errors=True)
     shutil.rmtree(run.home_root, ignore_errors=True)
-    problems = run.existing_namespaces() + ([run.host_if] if run.host_if_exists() else [])
-    if problems:
-        raise RemoteError(f"could not remove {', '.join(problems)} (state kept in {run.path})")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(run.path)
-
-
-@contextlib.contextmanager
-def _machine_lock() -> Iterator[None]:
-    os.makedirs(os.path.dirname(LOCK_FILE), exist_ok=True)
-    with open(LOCK_FILE, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    run.finish_removal(run.existing_namespaces() + ([run.host_if] if run.host_if_exists() else []))
 
 
 def _networks_in_use() -> list[ipaddress.IPv4Network]:
@@ -287,10 +215,7 @@ class NetnsBackend:
     def attach(cls, run_id: str, state_dir: str | None = None) -> "NetnsBackend":
         """A backend for an existing run (e.g. one left by ``harness cluster up``)."""
         backend = cls(state_dir)
-        path = os.path.join(backend.state_dir, f"zkj-{run_id}.json")
-        if not os.path.exists(path):
-            raise RemoteError(f"no netns run {run_id!r} in {backend.state_dir}")
-        backend.state = RunState.load(path)
+        backend.state = load_run(RunState, "netns", run_id, backend.state_dir)
         return backend
 
     # -- creation ----------------------------------------------------------------------------
@@ -306,15 +231,14 @@ class NetnsBackend:
         if len(nodes) > 200:
             raise ValueError("netns backend: at most 200 nodes")
         try:
-            with _machine_lock():
+            with machine_lock(LOCK_FILE):
                 taken = {run.subnet for run in find_runs(self.state_dir)}
-                run_id = self._new_run_id()
+                run_id = new_run_id(RunState, self.state_dir, self._names_in_use)
                 subnet = choose_subnet(self.subnet_base, taken)
                 net = ipaddress.ip_network(subnet)
-                self.state = RunState(
+                self.state = RunState.owned(
                     run_id=run_id, state_dir=self.state_dir, subnet=subnet,
-                    nodes={n: str(net.network_address + FIRST_HOST + i) for i, n in enumerate(nodes)},
-                    owner_pid=os.getpid(), owner_start=_process_start(os.getpid()), created_at=time.time())
+                    nodes={n: str(net.network_address + FIRST_HOST + i) for i, n in enumerate(nodes)})
                 self.state.save()  # before anything exists, so a crash from here on leaves a record
                 self._create_hub()  # the host interface's route marks the subnet as used for the next run
             for i, node in enumerate(nodes):
@@ -323,13 +247,10 @@ class NetnsBackend:
             self.destroy()
             raise
 
-    def _new_run_id(self) -> str:
-        while True:
-            run_id = secrets.token_hex(3)
-            probe = RunState(run_id=run_id, state_dir=self.state_dir, subnet="0.0.0.0/24")
-            if not os.path.exists(probe.path) and not os.path.exists(os.path.join(NETNS_DIR, probe.hub)) \
-                    and not probe.host_if_exists():
-                return run_id
+    def _names_in_use(self, run_id: str) -> bool:
+        """Whether a namespace or interface with this run id's names exists (unrecorded, or another state dir's)."""
+        probe = RunState(run_id=run_id, state_dir=self.state_dir, subnet="0.0.0.0/24")
+        return os.path.exists(os.path.join(NETNS_DIR, probe.hub)) or probe.host_if_exists()
 
     def _create_hub(self) -> None:
         st = self._state()
@@ -392,10 +313,7 @@ class NetnsBackend:
     def detach(self, **notes: Any) -> None:
         """Leave the run alive after this process exits (``harness cluster up``): it is then removed only by
         ``harness cluster down``. ``notes`` (e.g. db, connect string) are kept in the state file."""
-        st = self._state()
-        st.owner_pid = st.owner_start = None
-        st.notes.update(notes)
-        st.save()
+        self._state().release(**notes)
 
     def destroy(self) -> None:
         if self.state is not None:

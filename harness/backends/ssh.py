@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import json
 import logging
 import os
 import secrets
@@ -44,7 +43,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, TypeVar
 
-from harness.backends.netns import _process_start, state_dir_default
+from harness.backends import base
+from harness.backends.base import RunRecord, load_run, new_run_id, state_dir_default
 from harness.net import IptablesNet, remove_chain
 from harness.remote import RemoteError, Result, describe, spawn_script
 
@@ -385,20 +385,14 @@ class _AcceptAndWarn:
 
 
 @dataclass
-class SshRunState:
-    run_id: str
-    state_dir: str
+class SshRunState(RunRecord):
+    """What one ssh run made on its hosts (or is about to): ``<state dir>/ssh-<run id>.json``."""
+
+    file_prefix = STATE_PREFIX
+
     login: dict[str, Any]
     nodes: dict[str, str] = field(default_factory=dict)   # node (host as given) -> IPv4 address
     prepared: list[str] = field(default_factory=list)      # nodes where the run's directory was made
-    owner_pid: int | None = None
-    owner_start: int | None = None
-    created_at: float = 0.0
-    notes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def path(self) -> str:
-        return os.path.join(self.state_dir, f"{STATE_PREFIX}{self.run_id}.json")
 
     @property
     def run_dir(self) -> str:
@@ -407,40 +401,10 @@ class SshRunState:
     def home(self, node: str) -> str:
         return f"{self.run_dir}/{node}"
 
-    def save(self) -> None:
-        os.makedirs(self.state_dir, exist_ok=True)
-        data = asdict(self)
-        del data["state_dir"]
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-
-    @classmethod
-    def load(cls, path: str) -> "SshRunState":
-        with open(path) as f:
-            data = json.load(f)
-        return cls(state_dir=os.path.dirname(os.path.abspath(path)), **data)
-
-    def owner_alive(self) -> bool:
-        return self.owner_pid is not None and _process_start(self.owner_pid) == self.owner_start
-
 
 def find_runs(state_dir: str | None = None, problems: list[str] | None = None) -> list[SshRunState]:
-    state_dir = state_dir or state_dir_default()
-    runs = []
-    if os.path.isdir(state_dir):
-        for name in sorted(os.listdir(state_dir)):
-            if name.startswith(STATE_PREFIX) and name.endswith(".json"):
-                path = os.path.join(state_dir, name)
-                try:
-                    runs.append(SshRunState.load(path))
-                except (OSError, ValueError, TypeError) as exc:
-                    if problems is not None:
-                        problems.append(f"unreadable state file {path} ({exc}); inspect and remove it by hand")
-    return runs
+    """The ssh runs recorded in ``state_dir`` (see ``base.find_runs``)."""
+    return base.find_runs(SshRunState, state_dir, problems)
 
 
 # Kills each server recorded under the run's directory, but only if the PID still belongs to the process that
@@ -477,10 +441,7 @@ def remove_run(run: SshRunState, remotes: dict[str, SshRemote] | None = None) ->
             problems.append(str(exc).splitlines()[0])
         finally:
             remote.close()
-    if problems:
-        raise RemoteError("ssh cleanup incomplete (state kept in " + run.path + "): " + "; ".join(problems))
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(run.path)
+    run.finish_removal(problems, "ssh cleanup incomplete (state kept in " + run.path + "): " + "; ".join(problems))
 
 
 def resolve_ipv4(host: str) -> str:
@@ -537,10 +498,7 @@ class SshBackend:
 
     @classmethod
     def attach(cls, run_id: str, state_dir: str | None = None) -> "SshBackend":
-        path = os.path.join(os.path.abspath(state_dir or state_dir_default()), f"{STATE_PREFIX}{run_id}.json")
-        if not os.path.exists(path):
-            raise RemoteError(f"no ssh run {run_id!r} in {os.path.dirname(path)}")
-        state = SshRunState.load(path)
+        state = load_run(SshRunState, "ssh", run_id, os.path.abspath(state_dir or state_dir_default()))
         backend = cls(state_dir=state.state_dir, **{k: v for k, v in state.login.items() if k != "port"},
                       ssh_port=state.login.get("port"))
         backend.state = state
@@ -554,9 +512,8 @@ class SshBackend:
         if len(set(nodes)) != len(nodes):
             raise ValueError(f"ssh backend: hosts must be distinct, got {nodes}")
         addresses = {node: resolve_ipv4(node) for node in nodes}
-        self.state = SshRunState(run_id=secrets.token_hex(3), state_dir=self.state_dir, login=asdict(self.login),
-                                 nodes=addresses, owner_pid=os.getpid(), owner_start=_process_start(os.getpid()),
-                                 created_at=time.time())
+        self.state = SshRunState.owned(run_id=new_run_id(SshRunState, self.state_dir), state_dir=self.state_dir,
+                                       login=asdict(self.login), nodes=addresses)
         self.state.save()
         try:
             for node in nodes:
@@ -600,10 +557,7 @@ class SshBackend:
         return self._net
 
     def detach(self, **notes: Any) -> None:
-        st = self._state()
-        st.owner_pid = st.owner_start = None
-        st.notes.update(notes)
-        st.save()
+        self._state().release(**notes)
         for remote in self._remotes.values():
             remote.close()
 

@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import Any
 
-from harness.backends.base import BACKENDS, BackendUnavailable, Nodes, make_backend, netns_problem
+from harness.backends.base import BACKENDS, BackendUnavailable, Nodes, make_backend, netns_problem, state_dir_default
 from harness.dbs.base import DBNotFound, resolve_db
 
 EXIT_BROKEN = 2
@@ -154,8 +154,6 @@ def cmd_down(args: argparse.Namespace) -> int:
         module = _runs_module(args)
     except BackendUnavailable as exc:
         return _fail(str(exc), EXIT_BAD_ARGS)
-    from harness.backends.netns import state_dir_default
-
     problems: list[str] = []
     runs = module.find_runs(args.state_dir, problems)
     for problem in problems:
