@@ -6,7 +6,9 @@
 
 From harness/images/Dockerfile when an image registry is reachable; otherwise (or with --method debootstrap)
 from a debootstrap'd Debian root file system imported as an image, which needs only a Debian package mirror.
-An image already built from the same recipe is reused unless --rebuild is given.
+--base-image IMAGE builds from the Dockerfile on a local (or pullable) Debian bookworm image instead of
+debian:bookworm-slim, e.g. `--base-image zkjepsen-node:bookworm --with-zookeeper` adds ZooKeeper to the plain
+image; no registry is involved. An image already built from the same recipe is reused unless --rebuild is given.
 """
 from __future__ import annotations
 
@@ -32,6 +34,11 @@ def register(subparsers: Any) -> None:
                             "(dockerfile when the base image can be had, else debootstrap; default)")
     build.add_argument("--mirror", default=None,
                        help="Debian mirror for debootstrap (default: the one in /etc/apt/sources.list*)")
+    build.add_argument("--base-image", default=None, metavar="IMAGE",
+                       help="build from the Dockerfile FROM this image (local, else pulled) instead of "
+                            "debian:bookworm-slim; implies --method dockerfile")
+    build.add_argument("--tag", default=None,
+                       help="tag for the result instead of zkjepsen-node:bookworm[-zk] (run it with --docker-image)")
     build.add_argument("--rebuild", action="store_true", help="build even if an up-to-date image exists")
     build.add_argument("--work-dir", default=None,
                        help="where debootstrap makes its scratch root file system (default /var/tmp)")
@@ -42,6 +49,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     from harness.backends.docker import DockerUnavailable, connect
     from harness.images import ImageBuildError, build_image
 
+    if args.base_image is not None and args.method == "debootstrap":
+        print("harness image: --base-image is for --method dockerfile (debootstrap makes its own root file "
+              "system)", file=sys.stderr)
+        return EXIT_BAD_ARGS
     try:
         client = connect()
     except DockerUnavailable as exc:
@@ -49,7 +60,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         return EXIT_BAD_ARGS
     try:
         tag = build_image(client, with_zookeeper=args.with_zookeeper, method=args.method, mirror=args.mirror,
-                          rebuild=args.rebuild, work_dir=args.work_dir,
+                          rebuild=args.rebuild, work_dir=args.work_dir, base_image=args.base_image, tag=args.tag,
                           progress=lambda line: print(line, flush=True))
     except ImageBuildError as exc:
         print(f"harness image: {exc}", file=sys.stderr)

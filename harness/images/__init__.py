@@ -7,7 +7,10 @@ a headless JRE and Debian's ``zookeeper`` package (jars in /usr/share/java, as o
 Two ways to make it:
 
 ``dockerfile``
-    ``docker build`` of ``harness/images/Dockerfile`` from ``debian:bookworm-slim``; needs an image registry.
+    ``docker build`` of ``harness/images/Dockerfile`` from ``debian:bookworm-slim``, which needs an image
+    registry; or from ``base_image`` (``--base-image``), any local Debian bookworm image, e.g. one made by
+    ``debootstrap``: then no registry is needed, and no package mirror either when the base already has every
+    package (the Dockerfile skips apt-get then).
 ``debootstrap``
     ``debootstrap --variant=minbase bookworm`` into a scratch directory, the packages installed with apt-get in a
     chroot (``/usr/sbin/policy-rc.d`` forbids starting services there), the tree streamed as a tar into
@@ -16,14 +19,13 @@ Two ways to make it:
 
 ``auto`` uses the Dockerfile when the base image is present or can be pulled, debootstrap otherwise.
 
-Images are tagged ``zkjepsen-node:bookworm`` and ``zkjepsen-node:bookworm-zk`` and labelled with a hash of the
-recipe (``zkjepsen.recipe``): an existing image with the same recipe is reused, so a build happens once per
-machine. Everything talks to Docker through the docker SDK, never the docker CLI.
+Images are tagged ``zkjepsen-node:bookworm`` and ``zkjepsen-node:bookworm-zk`` (or ``tag``) and labelled with a
+hash of the recipe (``zkjepsen.recipe``): an existing image with the same recipe is reused, so a build happens
+once per machine. Everything talks to Docker through the docker SDK, never the docker CLI.
 """
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -34,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from harness.backends.base import machine_lock
 
 log = logging.getLogger("zkjepsen.image")
 
@@ -97,68 +101,75 @@ def _mirror_uris(text: str) -> Iterator[str]:
             yield from line.split(":", 1)[1].split()
 
 
-def cached_image(client: Any, with_zookeeper: bool = False) -> Any | None:
-    """The node image if it exists and was built from the current recipe."""
+def cached_image(client: Any, with_zookeeper: bool = False, tag: str | None = None) -> Any | None:
+    """The node image (``tag``, by default the standard one) if it exists and was built from the current
+    recipe."""
     import docker.errors
 
     try:
-        image = client.images.get(image_tag(with_zookeeper))
+        image = client.images.get(tag or image_tag(with_zookeeper))
     except docker.errors.ImageNotFound:
         return None
     labels = (image.attrs.get("Config") or {}).get("Labels") or {}
     return image if labels.get(RECIPE_LABEL) == recipe_hash(with_zookeeper) else None
 
 
-@contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
-    os.makedirs(os.path.dirname(LOCK_FILE), exist_ok=True)
-    with open(LOCK_FILE, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def build_image(client: Any, *, with_zookeeper: bool = False, method: str = "auto", mirror: str | None = None,
-                rebuild: bool = False, work_dir: str | None = None,
-                progress: Callable[[str], None] | None = None) -> str:
-    """Make the node image (unless an up-to-date one exists) and return its tag."""
+                rebuild: bool = False, work_dir: str | None = None, base_image: str | None = None,
+                tag: str | None = None, progress: Callable[[str], None] | None = None) -> str:
+    """Make the node image (unless an up-to-date one exists) and return its tag.
+
+    ``base_image``: the Dockerfile's FROM instead of ``debian:bookworm-slim`` (only with ``dockerfile``, which
+    ``auto`` then means); it is pulled only when it is not present locally. ``tag``: instead of the standard
+    tag (``image_tag``)."""
     if method not in METHODS:
         raise ValueError(f"unknown build method {method!r}; choose one of {', '.join(METHODS)}")
+    if base_image is not None and method == "debootstrap":
+        raise ValueError("a base image is for the dockerfile method; debootstrap makes its own root file system")
     say = progress or log.info
-    tag = image_tag(with_zookeeper)
-    with _build_lock():  # two tests (or a test and a user) building at once would both do the heavy work
-        if not rebuild and cached_image(client, with_zookeeper) is not None:
+    tag = tag or image_tag(with_zookeeper)
+    with machine_lock(LOCK_FILE):  # two tests (or a test and a user) building at once would both do the heavy work
+        if not rebuild and cached_image(client, with_zookeeper, tag) is not None:
             say(f"{tag} is up to date")
             return tag
-        if method == "auto":
-            method = "dockerfile" if _base_image_available(client, say) else "debootstrap"
+        if base_image is not None:
+            if not _base_image_available(client, base_image, say):
+                raise ImageBuildError(f"base image {base_image} is neither present nor pullable; build one (e.g. "
+                                      "`harness image build --method debootstrap`) or name another")
+            method = "dockerfile"
+        elif method == "auto":
+            method = "dockerfile" if _base_image_available(client, BASE_IMAGE, say) else "debootstrap"
         started = time.monotonic()
         if method == "dockerfile":
-            _build_with_dockerfile(client, tag, with_zookeeper, say)
+            _build_with_dockerfile(client, tag, with_zookeeper, base_image or BASE_IMAGE, say)
         else:
             _build_with_debootstrap(client, tag, with_zookeeper, mirror or find_mirror(), work_dir, say)
         say(f"built {tag} with {method} in {time.monotonic() - started:.0f} s")
         return tag
 
 
-def _base_image_available(client: Any, say: Callable[[str], None]) -> bool:
+def _base_image_available(client: Any, base: str, say: Callable[[str], None]) -> bool:
     import docker.errors
     import requests.exceptions
 
     try:
-        client.images.get(BASE_IMAGE)
+        client.images.get(base)
         return True
     except docker.errors.ImageNotFound:
         pass
-    repository, _, tag = BASE_IMAGE.partition(":")
+    if "@" in base:  # by digest
+        repository, tag = base, None
+    elif ":" in base.rsplit("/", 1)[-1]:
+        repository, _, tag = base.rpartition(":")
+    else:
+        repository, tag = base, "latest"  # the SDK would pull every tag of the repository otherwise
     try:
-        say(f"pulling {BASE_IMAGE}")
+        say(f"pulling {base}")
         client.images.pull(repository, tag=tag)
         return True
     except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-        say(f"no registry reachable ({_one_line(exc)}); building with debootstrap instead")
+        say(f"cannot pull {base} ({_one_line(exc)})" + ("; building with debootstrap instead"
+                                                         if base == BASE_IMAGE else ""))
         return False
 
 
@@ -167,13 +178,17 @@ def _one_line(exc: BaseException) -> str:
     return text[-1][:200] if text else type(exc).__name__
 
 
-def _build_with_dockerfile(client: Any, tag: str, with_zookeeper: bool, say: Callable[[str], None]) -> None:
+def _build_with_dockerfile(client: Any, tag: str, with_zookeeper: bool, base: str,
+                           say: Callable[[str], None]) -> None:
     import docker.errors
 
-    say(f"building {tag} from {DOCKERFILE_DIR / 'Dockerfile'}")
+    say(f"building {tag} from {DOCKERFILE_DIR / 'Dockerfile'} on {base}")
     try:
+        # The host's network for the RUN step: a daemon started as the docs say (--bridge=none) has no default
+        # bridge, and one with --iptables=false no NAT, so apt-get would reach no mirror from a build container.
         client.images.build(path=str(DOCKERFILE_DIR), dockerfile="Dockerfile", tag=tag, rm=True, forcerm=True,
-                            buildargs={"BASE": BASE_IMAGE, "PACKAGES": " ".join(packages(with_zookeeper))},
+                            network_mode="host",
+                            buildargs={"BASE": base, "PACKAGES": " ".join(packages(with_zookeeper))},
                             labels={RECIPE_LABEL: recipe_hash(with_zookeeper)})
     except docker.errors.BuildError as exc:
         tail = "".join(str(chunk.get("stream") or chunk.get("error") or "") for chunk in exc.build_log)[-1500:]
