@@ -2,8 +2,11 @@
 (built offline with debootstrap the first time, then reused)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -13,10 +16,18 @@ import pytest
 
 from harness.backends.base import BackendUnavailable, make_backend
 from harness.backends.docker import DockerBackend, find_runs
-from harness.images import cached_image, find_mirror, image_tag, recipe_hash
+from harness.dbs import faketime
+from harness.dbs.reference import ReferenceDB
+from harness.dbs.zookeeper import ZooKeeperDB
+from harness.dbs.base import srvr_mode
+from harness.images import build_image, cached_image, find_mirror, image_tag, recipe_hash
 from harness.remote import RemoteError
+from checkers.history import INVOKE, Op
+from nemeses import FaultNemesis, parse_faults
+from nemeses.faults import ClockFaults
 
-from backend_helpers import REPO, harness
+from backend_helpers import (REPO, LiveNodes, chain_rules, ctime_shift, docker_leftovers, docker_run_id, harness,
+                             stopped_processes)
 
 NODES = ["n1", "n2", "n3"]
 CAP_SYS_TIME, CAP_NET_ADMIN = 25, 12
@@ -49,6 +60,13 @@ def test_no_daemon_is_a_clear_error(tmp_path):
     run = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
                          env={**os.environ, **env}, timeout=60)
     assert "BackendUnavailable" in run.stderr and "dockerd" in run.stderr
+
+
+def test_a_base_image_is_for_the_dockerfile_method(tmp_path):
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}  # refused before any daemon is asked
+    result = harness("image", "build", "--method", "debootstrap", "--base-image", "zkjepsen-node:bookworm",
+                     env=env, timeout=60)
+    assert result.returncode == 254 and "--base-image is for --method dockerfile" in result.stderr
 
 
 # -- cluster tier -----------------------------------------------------------------------------------------------
@@ -184,6 +202,53 @@ def test_partitions_live_in_the_containers_never_the_host(backend):
 
 
 @pytest.mark.cluster
+def test_a_reference_server_in_a_container_sees_its_clock_faked_and_reset(backend):
+    db = ReferenceDB()
+    test = LiveNodes(backend, ["n1"], {"faketime": {"monotonic": False}}, db=db)  # a standalone server on n1
+    clock = ClockFaults(random.Random(2))
+    try:
+        db.setup(test, "n1")
+        db.wait_ready(test, "n1", 60)
+        assert abs(ctime_shift(test, "n1")) < 5
+        control = db.faketime_file(test, "n1")
+        faketime.write_spec(backend.remote("n1"), control, faketime.spec(7200, 1))
+        clock.settle()
+        assert ctime_shift(test, "n1") == pytest.approx(7200, abs=5)
+        assert abs(int(backend.remote("n1").run(["date", "+%s"]).stdout) - time.time()) < 5  # only the server's
+        clock.heal(test)
+        assert faketime.read_spec(backend.remote("n1"), control) == faketime.REAL_TIME
+        assert abs(ctime_shift(test, "n1")) < 5
+    finally:
+        db.teardown(test, "n1")
+
+
+@pytest.mark.cluster
+def test_a_zookeeper_jvm_in_a_container_sees_its_clock_faked_and_heal_undoes_a_pause_and_a_bump(backend):
+    db = ZooKeeperDB(heap_mb=128)
+    test = LiveNodes(backend, ["n2"], {"faketime": {"monotonic": False}}, db=db)  # standalone, under libfaketime
+    remote = backend.remote("n2")
+    try:
+        db.setup(test, "n2")
+        db.wait_ready(test, "n2", 120)
+        assert abs(ctime_shift(test, "n2")) < 5
+        faketime.write_spec(remote, db.faketime_file(test, "n2"), faketime.spec(-3600, 1))
+        ClockFaults.settle()
+        assert ctime_shift(test, "n2") == pytest.approx(-3600, abs=5)
+        assert abs(int(remote.run(["date", "+%s"]).stdout) - time.time()) < 5  # only the JVM's clock moved
+        # A pause on top of the bump, then what every run does at its end: both undone at once.
+        nemesis = FaultNemesis("pause,clock", parse_faults("pause,clock"), 5, {})
+        nemesis.invoke(test, Op(INVOKE, "nemesis", "start-pause", "pause-one"))
+        assert stopped_processes(remote) != []
+        nemesis.teardown(test)
+        assert stopped_processes(remote) == []
+        assert faketime.read_spec(remote, db.faketime_file(test, "n2")) == faketime.REAL_TIME
+        db.wait_ready(test, "n2", 120)
+        assert abs(ctime_shift(test, "n2")) < 5
+    finally:
+        db.teardown(test, "n2")
+
+
+@pytest.mark.cluster
 def test_destroy_removes_containers_network_and_state(docker_client, node_image, tmp_path):
     backend = DockerBackend(state_dir=str(tmp_path), image=node_image, client=docker_client)
     backend.create(["n1"])
@@ -232,31 +297,99 @@ def test_cluster_up_and_down(node_image, tmp_path):
     assert find_runs(str(tmp_path)) == []
 
 
-def run_test(store, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    result = harness("run", "--backend", "docker", "--store", str(store), "--no-progress", *args, timeout=600)
+def run_test(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    store = tmp_path / "store"
+    result = harness("run", "--backend", "docker", "--store", str(store), "--no-progress", *args, timeout=600,
+                     env={"ZKJEPSEN_STATE_DIR": str(tmp_path / "state")})
     results = json.loads((store / "latest" / "results.json").read_text()) if (store / "latest").exists() else {}
     return result, results
 
 
+def assert_nothing_left(docker_client, tmp_path) -> None:
+    """The run's containers and network are gone, and so is its state file."""
+    run_id = docker_run_id((tmp_path / "store" / "latest").resolve())
+    assert docker_leftovers(docker_client, run_id) == []
+    state = tmp_path / "state"
+    assert (list(state.iterdir()) if state.exists() else []) == []
+
+
 @pytest.mark.cluster
-@pytest.mark.parametrize("db,nodes,schedule", [("reference", "3", "kill-one:2,partition-halves:2,kill-one:2"),
-                                               ("zookeeper", "3", "partition-halves:3,kill-one:3")])
-def test_harness_run_register_with_partitions_and_kills_on_docker_is_valid(db, nodes, schedule, node_image,
-                                                                           docker_client, tmp_path):
-    before = {c.id for c in docker_client.containers.list(all=True)}
-    result, results = run_test(tmp_path / "store", "--db", db, "--node-count", nodes, "--workload", "register",
-                               "--nemesis", "partition,kill", "--nemesis-schedule", schedule,
-                               "--nemesis-interval", "1", "--time-limit", "12")
+@pytest.mark.parametrize("db,nemesis,schedule,interval", [
+    ("reference", "partition,kill,pause,clock", "pause-one:1,clock-bump:1,kill-one:2,partition-halves:2", "0.5"),
+    ("zookeeper", "partition,kill", "partition-halves:3,kill-one:3", "1")])
+def test_harness_run_register_with_faults_on_docker_is_valid_and_leaves_nothing(db, nemesis, schedule, interval,
+                                                                               node_image, docker_client, tmp_path):
+    result, results = run_test(tmp_path, "--db", db, "--node-count", "3", "--workload", "register",
+                               "--nemesis", nemesis, "--nemesis-schedule", schedule,
+                               "--nemesis-interval", interval, "--time-limit", "12")
     assert result.returncode == 0 and results["valid"] is True, result.stdout + result.stderr
     assert results["run"]["ok"] > 50
     history = [json.loads(line) for line in (tmp_path / "store" / "latest" / "history.jsonl").open()]
     done = [op["value"] for op in history if op["process"] == "nemesis" and op["type"] == "info"]
     assert any(isinstance(v, dict) and v.get("killed") for v in done), done  # a server really was killed
-    if int(nodes) > 1:
-        assert any(isinstance(v, dict) and any(v.get("grudge", {}).values()) for v in done), done
+    assert any(isinstance(v, dict) and any(v.get("grudge", {}).values()) for v in done), done
+    if "clock" in nemesis:
+        assert any(isinstance(v, dict) and v.get("bumps") for v in done), done
+        assert any(isinstance(v, dict) and v.get("paused") for v in done), done
     logs = list((tmp_path / "store" / "latest" / "nodes").glob("n*/server.log"))
-    assert len(logs) == int(nodes) and all(log.stat().st_size > 0 for log in logs)
-    assert {c.id for c in docker_client.containers.list(all=True)} == before  # all removed at the end
+    assert len(logs) == 3 and all(log.stat().st_size > 0 for log in logs)
+    assert_nothing_left(docker_client, tmp_path)
+
+
+@pytest.mark.cluster
+def test_a_docker_run_whose_db_setup_fails_leaves_nothing(node_image, docker_client, tmp_path):
+    # Not a ZooKeeper release: installing it fails on the nodes, after the containers and network exist.
+    wrong = tmp_path / "not-zookeeper"
+    wrong.mkdir()
+    (wrong / "README").write_text("no lib/ here\n")
+    result, results = run_test(tmp_path, "--db", "zookeeper", "--zookeeper-tarball", str(wrong), "--node-count",
+                               "2", "--nemesis", "partition,clock", "--time-limit", "5")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert results["valid"] != True and "has no lib/ directory" in results["run"]["error"], results  # noqa: E712
+    assert_nothing_left(docker_client, tmp_path)
+
+
+@pytest.mark.cluster
+def test_an_interrupted_docker_run_heals_its_faults_in_the_containers_it_leaves(node_image, docker_client, tmp_path):
+    # Interrupted while a partition is in force, after a clock bump and a pause have come and gone.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--backend", "docker", "--store", str(tmp_path / "store"),
+         "--no-progress", "--db", "reference", "--node-count", "2", "--workload", "register", "--rate", "20",
+         "--leave-db-running", "--nemesis", "partition,pause,clock", "--nemesis-interval", "1",
+         "--nemesis-schedule", "clock-bump:1,pause-all:1,partition-halves:300", "--time-limit", "300"],
+        cwd=REPO, env={**os.environ, "ZKJEPSEN_STATE_DIR": str(tmp_path / "state")}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    run_id = None
+    try:
+        history = tmp_path / "store" / "latest" / "history.jsonl"
+        deadline = time.monotonic() + 300
+        seen: list[str] = []
+        while "start-partition" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            with contextlib.suppress(OSError, ValueError):
+                seen = [op["f"] for op in map(json.loads, history.read_text().splitlines())
+                        if op["process"] == "nemesis" and op["type"] == "info"]
+        assert "start-partition" in seen and "stop-clock" in seen and "stop-pause" in seen, seen
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=300)
+        results = json.loads((tmp_path / "store" / "latest" / "results.json").read_text())
+        assert results["run"]["interrupted"] and results["valid"] != True, out  # noqa: E712
+        run_id = results["run"]["left_running"]["run_id"]
+        backend = DockerBackend.attach(run_id, str(tmp_path / "state"), client=docker_client)
+        test = LiveNodes(backend, backend.nodes, db=ReferenceDB())
+        for node in backend.nodes:
+            remote = backend.remote(node)
+            assert chain_rules(remote) == [] and stopped_processes(remote) == []
+            assert faketime.read_spec(remote, test.db.faketime_file(test, node)) == faketime.REAL_TIME
+            assert test.db.is_running(test, node)  # left running, as asked
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        down = harness("cluster", "down", "--backend", "docker", "--state-dir", str(tmp_path / "state"),
+                       *([run_id] if run_id else []))
+    assert down.returncode == 0 and f"{run_id}: removed" in down.stdout, down.stdout + down.stderr
+    assert_nothing_left(docker_client, tmp_path)
 
 
 @pytest.mark.cluster
@@ -267,3 +400,36 @@ def test_make_backend_builds_docker_with_only_its_options(docker_client, node_im
         make_backend("docker", image="zkjepsen-node:nope")
     with pytest.raises(BackendUnavailable, match="unknown backend"):
         make_backend("vmware")
+
+
+@pytest.mark.cluster
+def test_the_dockerfile_path_builds_on_a_local_base_image_whose_result_runs_a_node(docker_client, node_image,
+                                                                                tmp_path):
+    import docker.errors
+
+    tag = f"zkjepsen-node:dockerfile-test-{secrets.token_hex(3)}"
+    said: list[str] = []
+    backend = None
+    try:
+        # FROM the local node image: no registry, and no mirror either (it has every package already).
+        assert build_image(docker_client, with_zookeeper=True, base_image=node_image, tag=tag,
+                           progress=said.append) == tag
+        assert any(f"building {tag} from" in line and line.endswith(f"on {node_image}") for line in said), said
+        image = docker_client.images.get(tag)
+        assert image.id != docker_client.images.get(node_image).id  # built, not re-tagged
+        assert "dpkg-query" in " ".join(step.get("CreatedBy", "") for step in image.history())  # by our RUN
+        assert cached_image(docker_client, with_zookeeper=True, tag=tag) is not None  # carries the recipe
+        backend = DockerBackend(state_dir=str(tmp_path), image=tag, client=docker_client)
+        backend.create(["n1"])
+        test = LiveNodes(backend, ["n1"], db=ReferenceDB())
+        test.db.setup(test, "n1")
+        test.db.wait_ready(test, "n1", 60)
+        assert srvr_mode(backend.address("n1"), test.db.client_port) == "standalone"
+        assert backend.remote("n1").run(["java", "-version"]).ok
+        assert build_image(docker_client, with_zookeeper=True, base_image=node_image, tag=tag,
+                           progress=said.append) == tag and said[-1] == f"{tag} is up to date"
+    finally:
+        if backend is not None:
+            backend.destroy()
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(tag)  # and its build layers with it
