@@ -122,7 +122,7 @@ def assert_judged_something(workload: str, r: dict) -> None:
 def test_workload_runs_valid(tmp_path, workload, db):
     nodes = "3" if workload == "register" else "1"  # one 3-node run covers the ensemble; keep the rest quick
     proc = harness_run(tmp_path, "--db", db, "--workload", workload, "--nemesis", "none",
-                       "--node-count", nodes, "--concurrency", "3", "--time-limit", "5", "--seed", "42")
+                       "--node-count", nodes, "--concurrency", "3", "--time-limit", "3", "--seed", "42")
     code, out, err = finish(proc)
     assert code == 0, f"exit {code}\nstdout:\n{out}\nstderr:\n{err[-3000:]}"
     results = results_of(tmp_path)
@@ -139,19 +139,17 @@ def test_workload_runs_valid(tmp_path, workload, db):
     assert leftovers(tmp_path) == []
 
 
-def test_seeded_bug_in_the_reference_server_is_caught(tmp_path):
+def test_seeded_bug_in_the_reference_server_is_caught(stale_reads_run):
     """The pipeline end to end: a server that answers reads from a stale copy (even after sync) must be
-    reported as non-linearizable, with exit 1."""
-    proc = harness_run(tmp_path, "--db", "reference", "--bug", "stale-reads", "--workload", "register",
-                       "--nemesis", "none", "--node-count", "3", "--time-limit", "8", "--seed", "7")
-    code, out, err = finish(proc)
-    assert code == 1, f"exit {code}\nstdout:\n{out}\nstderr:\n{err[-3000:]}"
-    results = results_of(tmp_path)
+    reported as non-linearizable, with exit 1. (The run is shared with tests/reports; see tests/conftest.py.)"""
+    run = stale_reads_run
+    assert run.returncode == 1, f"exit {run.returncode}\nstdout:\n{run.stdout}\nstderr:\n{run.stderr[-3000:]}"
+    results = results_of(run.base)
     assert results["valid"] is False
     linearizable = results["results"]["workload"]["results"]["linearizable"]
     assert linearizable["valid"] is False and linearizable["counterexample"], linearizable
-    assert "INVALID" in out
-    assert leftovers(tmp_path) == []
+    assert "INVALID" in run.stdout
+    assert leftovers(run.base) == []
 
 
 def test_bug_switch_is_refused_for_other_dbs(tmp_path):

@@ -108,25 +108,14 @@ def test_set_and_lock_reports_in_chromium(browser: Any, set_run: Path, lock_run:
 
 
 @pytest.mark.cluster
-def test_report_of_a_real_run_against_the_seeded_bug(browser: Any, tmp_path: Path) -> None:
+def test_report_of_a_real_run_against_the_seeded_bug(browser: Any, stale_reads_run: Any, tmp_path: Path) -> None:
     """End to end: `harness run` against the reference server with its stale-reads bug switched on writes a
-    report.html whose anomaly section names the read that cannot be linearized."""
+    report.html whose anomaly section names the read that cannot be linearized. (The run is shared with
+    tests/harness; see tests/conftest.py.)"""
     import json
-    import os
-    import subprocess
-    import sys
 
-    from harness.backends.base import netns_problem
-    if netns_problem() is not None:
-        pytest.skip(str(netns_problem()))
-    repo = Path(__file__).resolve().parents[2]
-    env = dict(os.environ, ZKJEPSEN_STATE_DIR=str(tmp_path / "state"))
-    run = subprocess.run([sys.executable, "-m", "harness", "run", "--store", str(tmp_path / "store"),
-                          "--no-progress", "--db", "reference", "--bug", "stale-reads", "--node-count", "1",
-                          "--workload", "register", "--time-limit", "6", "--seed", "3"],
-                         cwd=repo, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 1, run.stderr[-3000:]
-    run_dir = (tmp_path / "store" / "latest").resolve()
+    assert stale_reads_run.returncode == 1, stale_reads_run.stderr[-3000:]
+    run_dir = stale_reads_run.run_dir
     report = run_dir / "report.html"
     assert report.is_file(), "harness run did not write report.html"
     results = json.loads((run_dir / "results.json").read_text())
