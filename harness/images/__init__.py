@@ -1,8 +1,9 @@
 """Node images for the docker backend: ``harness image build``.
 
 A node image is Debian bookworm with what the tester runs on a node: Python 3 (the reference server), iproute2,
-iptables (partitions), procps, libfaketime + faketime (clock faults), openssh-server; with ``with_zookeeper`` also
-a headless JRE and Debian's ``zookeeper`` package (jars in /usr/share/java, as on the control machine).
+iptables (partitions), procps, libfaketime + faketime (clock faults), openssh-server, sudo (as real hosts have
+it: the ssh backend's non-root logins need it); with ``with_zookeeper`` also a headless JRE and Debian's
+``zookeeper`` package (jars in /usr/share/java, as on the control machine).
 
 Two ways to make it:
 
@@ -44,7 +45,7 @@ log = logging.getLogger("zkjepsen.image")
 REPOSITORY = "zkjepsen-node"
 SUITE = "bookworm"
 BASE_IMAGE = "debian:bookworm-slim"
-BASE_PACKAGES = ["python3", "iproute2", "iptables", "procps", "libfaketime", "faketime", "openssh-server"]
+BASE_PACKAGES = ["python3", "iproute2", "iptables", "procps", "libfaketime", "faketime", "openssh-server", "sudo"]
 ZOOKEEPER_PACKAGES = ["default-jre-headless", "zookeeper"]
 RECIPE_LABEL = "zkjepsen.recipe"
 DOCKERFILE_DIR = Path(__file__).resolve().parent
