@@ -1,7 +1,7 @@
 """`harness image build`: make the node image the docker backend runs (see docs/docker.md).
 
     harness image build                      zkjepsen-node:bookworm     (Python 3, iproute2, iptables, procps,
-                                                                         libfaketime, openssh-server)
+                                                                         libfaketime, openssh-server, sudo)
     harness image build --with-zookeeper     zkjepsen-node:bookworm-zk  (the same + a JRE and ZooKeeper)
 
 From harness/images/Dockerfile when an image registry is reachable; otherwise (or with --method debootstrap)
