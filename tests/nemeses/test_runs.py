@@ -45,10 +45,11 @@ def assert_nothing_left(tmp_path):
 
 def test_reference_run_with_every_fault_family_is_valid_and_leaves_nothing(tmp_path):
     require_netns()
+    # Each fault for 1 s, 1 s apart (10 s in all); final reads 3 s after the heal, not the default 10.
     proc = harness(["--db", "reference", "--node-count", "1", "--workload", "set", "--concurrency", "2",
                     "--nemesis", "partition,kill,pause,clock", "--nemesis-schedule",
-                    "kill-one:2,pause-one:2,clock-bump:2,clock-skew:2,partition-one:1",
-                    "--nemesis-interval", "1", "--time-limit", "15", "--rate", "50", "--seed", "5"], tmp_path)
+                    "kill-one:1,pause-one:1,clock-bump:1,clock-skew:1,partition-one:1", "--recovery-time", "3",
+                    "--nemesis-interval", "1", "--time-limit", "11", "--rate", "50", "--seed", "5"], tmp_path)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
     ops = history(latest_run(tmp_path))
