@@ -37,10 +37,20 @@ def _mntr(cluster: ReferenceCluster, i: int) -> dict[str, str]:
     return dict(line.split("\t", 1) for line in text.splitlines() if "\t" in line)
 
 
-@pytest.fixture
-def cluster():
+@pytest.fixture(scope="module")
+def shared_cluster():
     with running_cluster(3) as c:
         yield c
+
+
+@pytest.fixture
+def cluster(shared_cluster: ReferenceCluster) -> ReferenceCluster:
+    """The module's ensemble, all three members running and agreeing on a leader (tests kill members; starting
+    the ones they killed is cheaper than a new ensemble per test). Tests use paths of their own."""
+    for member in shared_cluster.members.values():
+        member.start()  # a no-op for a running member
+    shared_cluster.wait_leader(timeout=30)
+    return shared_cluster
 
 
 def test_one_leader_writes_replicate_and_reads_are_local(cluster: ReferenceCluster) -> None:
