@@ -40,6 +40,10 @@ FAMILIES: dict[str, list[str]] = {
     "pause": ["pause-one", "pause-minority", "pause-all"],
     "clock": ["clock-bump", "clock-strobe", "clock-skew"],
 }
+# Leader-based services go wrong most often when their leader is cut off, and with a uniform choice only one
+# partition in three (on three nodes) happens to isolate it; so a group holding partition-leader picks it half
+# the time and shares the other half among its other shapes.
+LEADER_SHARE = 0.5
 DEFAULT_INTERVAL = 5.0
 DEFAULT_RECOVERY = 10.0
 
@@ -97,7 +101,8 @@ class FaultSchedule:
     """Nemesis-thread generator: wait ``interval``, start a fault, wait its duration, stop it, repeat.
 
     Faults are a seeded random choice (each active ``interval`` s): first one of ``groups`` (what was named
-    on the command line: ``partition,kill`` gives partitions and kills equal shares), then a shape in it. With
+    on the command line: ``partition,kill`` gives partitions and kills equal shares), then a shape in it
+    (``partition-leader`` takes LEADER_SHARE of its group's turns). With
     ``fixed``, the given (shape, seconds) list in order, cycling. Deterministic: time arrives in ``ctx``.
     """
 
@@ -121,13 +126,20 @@ class FaultSchedule:
                 shape, seconds = self._fixed[self._step % len(self._fixed)]
                 self._step += 1
             else:
-                shape, seconds = self._rng.choice(self._rng.choice(self._groups)), self._interval
+                shape, seconds = self._pick(self._rng.choice(self._groups)), self._interval
             self._active = shape
             self._next_at = ctx.time + seconds
             return Invocation(f"start-{SHAPES[shape]}", shape)
         shape, self._active = self._active, None
         self._next_at = ctx.time + self._interval
         return Invocation(f"stop-{SHAPES[shape]}", shape)
+
+    def _pick(self, group: list[str]) -> str:
+        if "partition-leader" in group and len(group) > 1:
+            if self._rng.random() < LEADER_SHARE:
+                return "partition-leader"
+            return self._rng.choice([s for s in group if s != "partition-leader"])
+        return self._rng.choice(group)
 
 
 class FaultNemesis:

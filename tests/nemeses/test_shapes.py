@@ -132,3 +132,10 @@ def test_package_heals_at_the_end_and_asks_for_faketime_only_with_clock_faults()
     assert options["faketime"] == {"monotonic": False}
     build_package("clock-skew", opts := {"fake_monotonic": True}, 7)
     assert opts["faketime"] == {"monotonic": True}
+
+
+def test_the_partition_family_cuts_off_the_leader_half_the_time_and_still_uses_every_other_shape():
+    ops = drive(FaultSchedule(parse_groups("partition"), 5, 1.0), 4000)
+    starts = [op.value for _, op in ops if op.f.startswith("start-")]
+    assert 0.4 < starts.count("partition-leader") / len(starts) < 0.6
+    assert set(starts) == set(FAMILIES["partition"])
