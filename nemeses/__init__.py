@@ -5,11 +5,13 @@ always healed. See docs/nemeses.md.
 e.g. ``partition,kill,clock`` or ``partition-ring,clock-skew``) into a ``NemesisPackage``: one
 ``FaultNemesis`` that performs the ops, a schedule (random choice among the enabled faults every
 ``--nemesis-interval`` s, each fault healed after the same interval; or the fixed ``--nemesis-schedule``), the
-final ``heal-all`` op and the recovery pause. When clock faults are enabled it sets ``options["faketime"]`` so
+final ``heal-all`` op and the recovery pause. A composite ``a+b`` (e.g. ``partition-leader+clock-bump-back``) is
+one fault whose parts, from different families, start together (in order) and stop together (in reverse). When clock faults are enabled it sets ``options["faketime"]`` so
 the DB starts its servers under libfaketime.
 
 History ops (process ``nemesis``): ``start-<family>`` with the shape as value, completed ``info`` with what was
 done (the exact grudge, the nodes killed, the clock bumps...); ``stop-<family>``; ``heal-all`` at the end.
+A composite fault is one such start op per part, one after the other, and later one stop op per part.
 """
 from __future__ import annotations
 
@@ -30,9 +32,10 @@ SHAPES: dict[str, str] = {
     "packet-loss": "partition",
     "kill-one": "kill", "kill-minority": "kill", "kill-all": "kill",
     "pause-one": "pause", "pause-minority": "pause", "pause-all": "pause",
-    "clock-bump": "clock", "clock-strobe": "clock", "clock-skew": "clock",
+    "clock-bump": "clock", "clock-strobe": "clock", "clock-skew": "clock", "clock-bump-back": "clock",
 }
-# packet-loss is in the partition family for healing (same Net) but chosen only when named.
+# packet-loss is in the partition family for healing (same Net) but chosen only when named; so is clock-bump-back
+# (a clock-bump whose jump is always backwards) in the clock family.
 FAMILIES: dict[str, list[str]] = {
     "partition": sorted(s for s, f in SHAPES.items() if f == "partition" and s != "packet-loss"),
     "packet-loss": ["packet-loss"],
@@ -46,23 +49,59 @@ FAMILIES: dict[str, list[str]] = {
 LEADER_SHARE = 0.5
 DEFAULT_INTERVAL = 5.0
 DEFAULT_RECOVERY = 10.0
+COMPOSITE = "+"
+
+
+def _family_of(name: str) -> str:
+    """The fault state (one Net, one process table, one clock state) a shape or family name acts on."""
+    family = SHAPES[FAMILIES[name][0]] if name in FAMILIES else SHAPES[name]
+    return "kill/pause" if family in ("kill", "pause") else family
+
+
+def _unknown(name: str) -> UnknownNemesis:
+    return UnknownNemesis(f"unknown nemesis {name!r}; choose none, or a comma-separated list of families "
+                          f"({', '.join(FAMILIES)}) and faults ({', '.join(sorted(SHAPES))}), or composites "
+                          "of them joined by + (e.g. partition-leader+clock-bump)")
+
+
+def composite_parts(name: str, allowed: Any, what: str = "--nemesis") -> list[str]:
+    """The parts of ``a+b`` (or ``[name]``): each in ``allowed``, no two of the same family, else UnknownNemesis."""
+    parts = [p.strip() for p in name.split(COMPOSITE)]
+    if len(parts) == 1:
+        return parts
+    seen: dict[str, str] = {}
+    for part in parts:
+        if not part:
+            raise UnknownNemesis(f"{what}: {name!r}: empty part in a composite fault")
+        if part not in allowed:
+            raise _unknown(part) if what == "--nemesis" else UnknownNemesis(
+                f"{what}: unknown fault {part!r} in {name!r}; faults are {', '.join(sorted(SHAPES))}")
+        family = _family_of(part)
+        if family in seen:
+            raise UnknownNemesis(f"{what}: {name!r}: {seen[family]!r} and {part!r} are both {family} faults; the "
+                                 "parts of a composite fault must be from different families (one network, one "
+                                 "process table and one clock state per family)")
+        seen[family] = part
+    return parts
 
 
 def parse_groups(spec: str) -> list[list[str]]:
-    """One group of shapes per name in a ``--nemesis`` value (a family's shapes, or one shape);
-    UnknownNemesis for anything unknown."""
+    """One group of options per name in a ``--nemesis`` value (a family's shapes, one shape, or one composite
+    ``a+b``, whose parts may be families); UnknownNemesis for anything unknown."""
     groups: list[list[str]] = []
     names = [p.strip() for p in spec.split(",") if p.strip()]
     if not names:
         raise UnknownNemesis("--nemesis is empty")
     for name in names:
-        if name in FAMILIES:
+        if COMPOSITE in name:
+            parts = composite_parts(name, {**FAMILIES, **SHAPES})
+            group = [COMPOSITE.join(parts)]
+        elif name in FAMILIES:
             group = list(FAMILIES[name])
         elif name in SHAPES:
             group = [name]
         else:
-            raise UnknownNemesis(f"unknown nemesis {name!r}; choose none, or a comma-separated list of "
-                                 f"families ({', '.join(FAMILIES)}) and faults ({', '.join(sorted(SHAPES))})")
+            raise _unknown(name)
         if group not in groups:
             groups.append(group)
     return groups
@@ -72,18 +111,22 @@ def parse_faults(spec: str) -> list[str]:
     """Every shape a ``--nemesis`` value enables, in a stable order."""
     shapes: list[str] = []
     for group in parse_groups(spec):
-        shapes += [s for s in group if s not in shapes]
+        for option in group:
+            for part in option.split(COMPOSITE):
+                shapes += [s for s in FAMILIES.get(part, [part]) if s not in shapes]
     return shapes
 
 
 def parse_schedule(spec: str, default_seconds: float) -> list[tuple[str, float]]:
-    """``shape[:seconds],...`` -> [(shape, seconds active)]."""
+    """``fault[:seconds],...`` -> [(fault, seconds active)]; a fault is a shape or a composite of shapes
+    ``a+b`` (families are refused: a fixed schedule names exactly what happens)."""
     out = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
         name, _, secs = part.partition(":")
-        if name not in SHAPES:
+        name = COMPOSITE.join(composite_parts(name.strip(), SHAPES, "--nemesis-schedule"))
+        if name not in SHAPES and COMPOSITE not in name:
             raise UnknownNemesis(f"--nemesis-schedule: unknown fault {name!r}; faults are {', '.join(sorted(SHAPES))}")
         try:
             seconds = float(secs) if secs else default_seconds
@@ -102,8 +145,10 @@ class FaultSchedule:
 
     Faults are a seeded random choice (each active ``interval`` s): first one of ``groups`` (what was named
     on the command line: ``partition,kill`` gives partitions and kills equal shares), then a shape in it
-    (``partition-leader`` takes LEADER_SHARE of its group's turns). With
-    ``fixed``, the given (shape, seconds) list in order, cycling. Deterministic: time arrives in ``ctx``.
+    (``partition-leader`` takes LEADER_SHARE of its group's turns; a family inside a composite picks a shape of
+    that family the same way). With ``fixed``, the given (fault, seconds) list in order, cycling.
+    A composite's parts start one after the other (one op each, no wait between them) and stop in reverse order.
+    Deterministic: time arrives in ``ctx``.
     """
 
     def __init__(self, groups: list[list[str]], seed: int, interval: float,
@@ -114,25 +159,35 @@ class FaultSchedule:
         self._fixed = fixed
         self._step = 0
         self._next_at: float | None = None
-        self._active: str | None = None
+        self._active: list[str] = []
+        self._queued: list[Invocation] = []
 
     def next(self, ctx: Context) -> Result:
+        if self._queued:
+            return self._queued.pop(0)
         if self._next_at is None:
             self._next_at = ctx.time + self._interval
         if ctx.time < self._next_at:
             return Wait(self._next_at)
-        if self._active is None:
+        if not self._active:
             if self._fixed:
-                shape, seconds = self._fixed[self._step % len(self._fixed)]
+                fault, seconds = self._fixed[self._step % len(self._fixed)]
                 self._step += 1
+                parts = fault.split(COMPOSITE)
             else:
-                shape, seconds = self._pick(self._rng.choice(self._groups)), self._interval
-            self._active = shape
+                group, seconds = self._rng.choice(self._groups), self._interval
+                if len(group) == 1 and COMPOSITE in group[0]:
+                    parts = [self._pick(FAMILIES.get(p, [p])) for p in group[0].split(COMPOSITE)]
+                else:
+                    parts = [self._pick(group)]
+            self._active = parts
             self._next_at = ctx.time + seconds
-            return Invocation(f"start-{SHAPES[shape]}", shape)
-        shape, self._active = self._active, None
-        self._next_at = ctx.time + self._interval
-        return Invocation(f"stop-{SHAPES[shape]}", shape)
+            self._queued = [Invocation(f"start-{SHAPES[s]}", s) for s in parts]
+        else:
+            self._next_at = ctx.time + self._interval
+            self._queued = [Invocation(f"stop-{SHAPES[s]}", s) for s in reversed(self._active)]
+            self._active = []
+        return self._queued.pop(0)
 
     def _pick(self, group: list[str]) -> str:
         if "partition-leader" in group and len(group) > 1:
@@ -175,7 +230,10 @@ class FaultNemesis:
             if op.f == "heal-all":
                 value: Any = self.heal(test)
             elif action == "start":
-                value = self._family(family).start(test, op.value)
+                # The parts of a composite overlap in time; a part started while a partition is on acts on
+                # the nodes the partition cut off (partition-leader+clock-bump bumps the isolated leader).
+                among = self.partition.cut_off if self.partition is not None and family != "partition" else None
+                value = self._family(family).start(test, op.value, among=among or None)
             elif action == "stop":
                 value = {"shape": op.value, **self._family(family).stop(test)}
             else:
@@ -213,7 +271,8 @@ def build_package(spec: str, options: dict[str, Any], seed: int) -> NemesisPacka
     fixed = None
     if options.get("nemesis_schedule"):
         fixed = parse_schedule(options["nemesis_schedule"], interval)
-        shapes += [s for s, _ in fixed if s not in shapes]
+        for fault, _ in fixed:
+            shapes += [s for s in fault.split(COMPOSITE) if s not in shapes]
     if any(SHAPES[s] == "clock" for s in shapes):
         options["faketime"] = {"monotonic": bool(options.get("fake_monotonic"))}
     name = "+".join(p.strip() for p in spec.split(",") if p.strip())

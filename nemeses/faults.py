@@ -16,6 +16,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
 
+import networkx as nx
+
 from harness.dbs import faketime
 from nemeses import grudges
 
@@ -36,8 +38,11 @@ def _parallel(nodes: Iterable[str], fn: Callable[[str], Any]) -> dict[str, Any]:
     return {n: f.result() for n, f in futures.items()}
 
 
-def _targets(nodes: list[str], which: str, rng: random.Random) -> list[str]:
-    """``one`` random node, a random ``minority``, or ``all`` of them."""
+def _targets(nodes: list[str], which: str, rng: random.Random, among: list[str] | None = None) -> list[str]:
+    """``one`` random node, a random ``minority``, or ``all`` of them. With ``among`` (the nodes an overlapping
+    partition cut off, in a composite fault), ``one`` and ``minority`` pick from those instead."""
+    if among and which in ("one", "minority"):
+        return [rng.choice(sorted(among))] if which == "one" else sorted(among)
     if which == "one":
         return [rng.choice(nodes)]
     if which == "minority":
@@ -55,11 +60,12 @@ class PartitionFaults:
         self.rng = rng
         self.loss_fraction = loss_fraction
         self.active = False
+        self.cut_off: list[str] = []  # the smaller side of the current partition, what composites act on
 
     def _net(self, test: Any) -> Any:
         return test.backend.net()
 
-    def start(self, test: Any, shape: str) -> dict[str, Any]:
+    def start(self, test: Any, shape: str, among: list[str] | None = None) -> dict[str, Any]:
         nodes = list(test.nodes)
         if len(nodes) < 2:
             return {"shape": shape, "grudge": {}, "note": "one node: nothing to partition"}
@@ -76,8 +82,10 @@ class PartitionFaults:
         else:
             graph = grudges.SHAPES[shape](nodes, self.rng)
         grudge = grudges.grudge(graph)
+        sides = sorted((sorted(c) for c in nx.connected_components(graph)), key=len)
         net = self._net(test)
         self.active = True
+        self.cut_off = [extra["leader"]] if "leader" in extra else sides[0] if len(sides) > 1 else []
         for src, dropped in grudge.items():
             for dst in dropped:
                 net.drop(src, dst)
@@ -87,6 +95,7 @@ class PartitionFaults:
         node = self.rng.choice(nodes)
         net = self._net(test)
         self.active = True
+        self.cut_off = [node]
         links = []
         for other in nodes:
             if other != node:
@@ -101,6 +110,7 @@ class PartitionFaults:
     def heal(self, test: Any) -> dict[str, Any]:
         self._net(test).heal()  # removes our chain on every node, remembered or not
         self.active = False
+        self.cut_off = []
         return {"healed": "network"}
 
 
@@ -114,9 +124,9 @@ class ProcessFaults:
         self.paused: set[str] = set()
         self._lock = threading.Lock()
 
-    def start(self, test: Any, shape: str) -> dict[str, Any]:
+    def start(self, test: Any, shape: str, among: list[str] | None = None) -> dict[str, Any]:
         action, _, which = shape.partition("-")
-        nodes = _targets(list(test.nodes), which, self.rng)
+        nodes = _targets(list(test.nodes), which, self.rng, among)
         if action == "kill":
             with self._lock:
                 self.killed |= set(nodes)
@@ -209,20 +219,21 @@ class ClockFaults:
         offset, rate = self.specs.get(node, (0.0, 1.0))
         return offset + self._elapsed(test, node) * (rate - 1) if rate != 1 else offset
 
-    def start(self, test: Any, shape: str) -> dict[str, Any]:
+    def start(self, test: Any, shape: str, among: list[str] | None = None) -> dict[str, Any]:
         nodes = list(test.nodes)
-        if shape == "clock-bump":
-            targets = _targets(nodes, self.rng.choice(["one", "minority"]), self.rng)
+        if shape in ("clock-bump", "clock-bump-back"):
+            targets = _targets(nodes, self.rng.choice(["one", "minority"]), self.rng, among)
             bumps = {}
             for node in targets:
-                delta = round(self.rng.uniform(1.0, self.max_bump) * self.rng.choice([-1, 1]), 3)
+                sign = -1 if shape == "clock-bump-back" else self.rng.choice([-1, 1])
+                delta = round(self.rng.uniform(1.0, self.max_bump) * sign, 3)
                 offset, rate = self.specs.get(node, (0.0, 1.0))
                 self._write(test, node, offset + delta, rate)
                 bumps[node] = delta
             self.settle()
             return {"shape": shape, "bumps": bumps}
         if shape == "clock-skew":
-            targets = _targets(nodes, self.rng.choice(["one", "minority"]), self.rng)
+            targets = _targets(nodes, self.rng.choice(["one", "minority"]), self.rng, among)
             rates = {}
             for node in targets:
                 rate = self.rng.choice(self.rates)
@@ -233,7 +244,7 @@ class ClockFaults:
             self.settle()
             return {"shape": shape, "rates": rates}
         if shape == "clock-strobe":
-            node = self.rng.choice(nodes)
+            node = self.rng.choice(sorted(among) if among else nodes)
             delta = round(self.rng.uniform(1.0, self.max_bump) * self.rng.choice([-1, 1]), 3)
             offset, rate = self.specs.get(node, (0.0, 1.0))
             flips = 0
