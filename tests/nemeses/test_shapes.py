@@ -139,3 +139,93 @@ def test_the_partition_family_cuts_off_the_leader_half_the_time_and_still_uses_e
     starts = [op.value for _, op in ops if op.f.startswith("start-")]
     assert 0.4 < starts.count("partition-leader") / len(starts) < 0.6
     assert set(starts) == set(FAMILIES["partition"])
+
+
+# ---------------------------------------------------------------- composite faults a+b
+
+def test_composites_parse_as_one_option_and_enable_every_part():
+    assert parse_groups("partition-leader+clock-bump,kill") == [["partition-leader+clock-bump"], FAMILIES["kill"]]
+    assert parse_faults("partition-one+clock") == ["partition-one", *FAMILIES["clock"]]
+    assert parse_schedule("partition-leader+clock-bump-back:8,kill-one", 5) == [
+        ("partition-leader+clock-bump-back", 8.0), ("kill-one", 5.0)]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("partition-one+partition-halves", "both partition faults"),
+    ("partition+packet-loss", "both partition faults"),
+    ("clock-bump+clock", "both clock faults"),
+    ("kill-one+pause-one", "both kill/pause faults"),
+    ("partition-one+", "empty part"),
+    ("partition-one+clock-bmp", "unknown nemesis 'clock-bmp'"),
+])
+def test_bad_composites_are_refused_clearly(spec, message):
+    with pytest.raises(UnknownNemesis, match=message):
+        parse_groups(spec)
+
+
+def test_a_fixed_schedule_refuses_families_and_same_family_parts_in_composites():
+    with pytest.raises(UnknownNemesis, match="--nemesis-schedule: unknown fault 'clock'"):
+        parse_schedule("partition-one+clock:3", 5)
+    with pytest.raises(UnknownNemesis, match="both partition faults"):
+        parse_schedule("partition-one+partition-halves:3", 5)
+
+
+@given(seeds, st.floats(min_value=0.5, max_value=20), st.sampled_from(
+    ["partition-leader+clock-bump", "partition+clock", "partition-one+kill+clock-skew", "kill,pause+partition"]))
+@settings(max_examples=50)
+def test_composite_parts_start_together_in_order_and_stop_together_in_reverse(seed, interval, spec):
+    ops = drive(FaultSchedule(parse_groups(spec), seed, interval), 20 * interval)
+    i = rounds = 0
+    while i < len(ops):
+        t, first = ops[i]
+        assert first.f.startswith("start-") and t == pytest.approx(interval * (2 * rounds + 1))
+        starts = [first]
+        while i + len(starts) < len(ops) and ops[i + len(starts)][1].f.startswith("start-"):
+            assert ops[i + len(starts)][0] == t   # no wait between the parts
+            starts.append(ops[i + len(starts)][1])
+        stops = [op for _, op in ops[i + len(starts):i + 2 * len(starts)]]
+        if len(stops) < len(starts):
+            break
+        assert [o.value for o in stops] == [o.value for o in reversed(starts)]
+        assert all(o.f == "stop-" + SHAPES[o.value] for o in stops)
+        assert ops[i + len(starts)][0] == pytest.approx(t + interval)
+        assert len({SHAPES[o.value] for o in starts}) == len(starts)   # never two parts of one family
+        i += 2 * len(starts)
+        rounds += 1
+    assert rounds >= 5
+
+
+def test_a_family_inside_a_composite_is_a_random_shape_of_it_each_time():
+    ops = drive(FaultSchedule(parse_groups("partition+clock-bump-back"), 9, 1.0), 2000)
+    starts = [op.value for _, op in ops if op.f.startswith("start-")]
+    partitions = [s for s in starts if SHAPES[s] == "partition"]
+    assert starts[1::2] == ["clock-bump-back"] * (len(starts) // 2)
+    assert set(partitions) == set(FAMILIES["partition"])
+    assert 0.4 < partitions.count("partition-leader") / len(partitions) < 0.6
+
+
+def test_a_fixed_composite_schedule_keeps_its_durations():
+    ops = drive(FaultSchedule([], 1, 2.0, [("partition-leader+clock-bump-back", 8.0)]), 21)
+    assert [(t, o.f, o.value) for t, o in ops] == [
+        (2.0, "start-partition", "partition-leader"), (2.0, "start-clock", "clock-bump-back"),
+        (10.0, "stop-clock", "clock-bump-back"), (10.0, "stop-partition", "partition-leader"),
+        (12.0, "start-partition", "partition-leader"), (12.0, "start-clock", "clock-bump-back"),
+        (20.0, "stop-clock", "clock-bump-back"), (20.0, "stop-partition", "partition-leader")]
+
+
+def test_a_composite_with_a_clock_part_asks_for_faketime_and_builds_every_family():
+    options = {"nemesis_schedule": "partition-leader+clock-bump-back:8"}
+    package = build_package("kill-one", options, 3)
+    assert options["faketime"] == {"monotonic": False}
+    nemesis = package.nemesis
+    assert nemesis.partition is not None and nemesis.clock is not None and nemesis.process is not None
+
+
+@given(node_lists, seeds)
+def test_a_part_that_picks_nodes_picks_among_those_a_partition_cut_off(nodes, seed):
+    from nemeses.faults import _targets
+    among = nodes[-1:]
+    assert _targets(nodes, "one", random.Random(seed), among) == among
+    assert _targets(nodes, "minority", random.Random(seed), among) == among
+    assert _targets(nodes, "all", random.Random(seed), among) == nodes
+    assert _targets(nodes, "one", random.Random(seed), []) == _targets(nodes, "one", random.Random(seed))
