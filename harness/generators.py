@@ -148,6 +148,10 @@ class Independent:
         self._left = {k: ops_per_key for k in range(active)}
         self._next_key = active
 
+    def active_keys(self) -> list[int]:
+        """The keys in use now (after the run: the ones whose histories are still open)."""
+        return sorted(self._left)
+
     def next(self, ctx: Context) -> Result:
         key = self._rng.choice(sorted(self._left))
         self._left[key] -= 1

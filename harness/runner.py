@@ -140,19 +140,28 @@ class Runner:
         client = None
         open_error: str | None = None
         executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+        def connect() -> None:
+            nonlocal client, executor, open_error
+            try:
+                client = test.workload.client.open(test, bound)
+                executor = concurrent.futures.ThreadPoolExecutor(1, f"op-{index}")
+                open_error = None
+            except ClientOpenError as exc:
+                open_error = str(exc)
+
         try:
             while not self.stopping.is_set():
                 if client is None:
                     # Connect before asking for an op, so the op's invoke is recorded when it is sent.
-                    try:
-                        client = test.workload.client.open(test, bound)
-                        executor = concurrent.futures.ThreadPoolExecutor(1, f"op-{index}")
-                        open_error = None
-                    except ClientOpenError as exc:
-                        open_error = str(exc)
+                    connect()
                 op = self.next_op(index, process, node)
                 if op is None:
                     break
+                if client is None and op.extra.get("final"):
+                    # The failed attempt may have begun during a fault that is healed now; the final ops,
+                    # which show whether every node serves again, deserve a fresh one.
+                    connect()
                 if client is None:
                     # Nothing was sent: the op certainly did not happen. The node may be down; pause so as
                     # not to spin through the schedule (the generator keeps the run's phases moving).

@@ -3,6 +3,9 @@
 Ops (the shapes of checkers/models.py's ``cas-register``; ``key`` = the register number):
   - ``read``: ok value = the integer read, or None when the znode does not exist yet (the initial value);
   - ``write v``: ``setData`` (or ``create`` the first time); ok value = v;
+  - ``read`` with ``"final": true``: after the faults are healed, every worker reads every key still in use,
+    always after ``sync`` (whatever ``--read-mode``): each node must serve again, and the last acknowledged
+    write of each key must be there;
   - ``cas [old, new]``: ``getData`` then ``setData(new, version=<the version read>)``. ZooKeeper versions
     name exactly one value each, so the conditional setData succeeds only if the register still holds the
     value read, i.e. ``old``: a linearizable compare-and-set at the setData. A different value read, or
@@ -30,7 +33,7 @@ from kazoo.exceptions import NoNodeError as NoNode
 
 from checkers.history import Op
 from harness.client import KazooClientBase, complete_exception, decode_int, encode
-from harness.generators import Independent, Invocation
+from harness.generators import EachThread, Independent, Invocation
 from workloads import Workload
 
 BASE = "/jepsen/register"
@@ -52,7 +55,7 @@ class RegisterClient(KazooClientBase):
 
     def do(self, op: Op) -> Op:
         path = self.path(op.key)
-        mode = self.options.get("read_mode", "sync")
+        mode = "sync" if op.extra.get("final") else self.options.get("read_mode", "sync")
         if op.f == "read":
             if mode == "sync":
                 self.zk.sync(BASE)
@@ -166,10 +169,15 @@ def make(options: dict[str, Any], seed: int) -> Workload:
     concurrency = int(options.get("concurrency") or 5)
     active = int(options.get("key_count") or max(1, concurrency // 2))
     per_key = int(options.get("ops_per_key") or 150)
+    main = generator(seed, active, per_key)
+    # Built when the first worker reaches the final phase, so it sees the keys the run ended with.
+    final = EachThread(lambda thread, s: [Invocation("read", None, key, extra={"final": True})
+                                          for key in main.active_keys()], seed)
     return Workload(
         name="register",
         client=RegisterClient(options),
-        generator=generator(seed, active, per_key),
+        generator=main,
+        final=final,
         checker=RegisterChecker(mode),
         description=f"cas registers over independent keys, {mode} reads",
     )

@@ -139,3 +139,15 @@ def test_independent_keys_get_bounded_ops(seed, active, per_key):
     # a new key comes in only when one is retired after its per_key ops
     retired = sum(1 for c in counts.values() if c == per_key)
     assert max(counts) < active + retired
+
+
+def test_register_final_phase_reads_every_key_the_run_ended_with_from_every_worker():
+    from workloads import register
+    w = register.make({"concurrency": 4}, seed=9)
+    ran = schedule(g.Limit(700, w.generator), (0, 1, 2, 3), step=0.001, max_ops=1000)
+    used = {inv.key for _, _, inv in ran}
+    final = schedule(w.final, (0, 1, 2, 3), step=0.001)
+    open_keys = w.generator.active_keys()
+    assert len(open_keys) == 2 and set(open_keys) <= used and max(used) in open_keys
+    assert sorted((t, inv.f, inv.key, inv.extra["final"]) for _, t, inv in final) == sorted(
+        (t, "read", k, True) for t in (0, 1, 2, 3) for k in open_keys)
