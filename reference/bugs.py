@@ -24,7 +24,11 @@ BUGS: dict[str, str] = {
                          "either): an isolated leader acknowledges writes the majority never sees",
     "ack-before-log": "log records are reported durable at once but written to disk by the process about every "
                       f"{LAZY_LOG_FLUSH_S:g} s: a crash of a quorum loses acknowledged writes",
+    "wall-clock-lease": "the leader answers sync without a quorum round while it holds a lease (half an election "
+                        "timeout since a quorum last answered) measured with the wall clock, and does not step "
+                        "down on check-quorum while the lease holds: a leader cut off while its clock is set back "
+                        "serves stale reads after the majority moved on",
 }
 
 # The bugs only the replicated server (--config/--id) has; a standalone server cannot have them.
-REPLICATED_ONLY = frozenset({"lost-quorum-leader", "ack-before-quorum", "ack-before-log"})
+REPLICATED_ONLY = frozenset({"lost-quorum-leader", "ack-before-quorum", "ack-before-log", "wall-clock-lease"})

@@ -111,14 +111,18 @@ class Config:
     # How a leader answers read_index: "quorum" (the safe way: its commit index, confirmed by a heartbeat round
     # with a quorum). The others exist only for the reference server's seeded bugs (reference/bugs.py): "commit"
     # answers at once with its own commit index, "log" at once with its own last log index; neither checks that
-    # it still leads.
+    # it still leads. "lease" (seeded bug wall-clock-lease) answers at once from its commit index while a lease
+    # holds: `lease_seconds` since a quorum last answered, measured on the clock the caller hands in with
+    # `set_clock` (the server gives its wall clock, which a clock fault moves); while it holds the leader also
+    # ignores check-quorum. Safe with honest clocks if lease_seconds is shorter than an election timeout.
     read_index: str = "quorum"
+    lease_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.heartbeat_ticks < 1 or self.election_ticks <= self.heartbeat_ticks:
             raise ValueError("need 1 <= heartbeat_ticks < election_ticks")
-        if self.read_index not in ("quorum", "commit", "log"):
-            raise ValueError(f"read_index must be quorum, commit or log, got {self.read_index!r}")
+        if self.read_index not in ("quorum", "commit", "log", "lease"):
+            raise ValueError(f"read_index must be quorum, commit, log or lease, got {self.read_index!r}")
         if self.max_append_entries < 1 or self.max_append_bytes < 1 or self.max_inflight < 1:
             raise ValueError("append limits and max_inflight must be positive")
 
@@ -314,9 +318,12 @@ class Node:
         self._randomized_timeout = self.config.election_ticks + self._rng.randrange(self.config.election_ticks)
         self._votes = {}
         self._progress = {}
+        self._lease_acks = {}
         self._bcast_entries = False
         self._bcast_commit = False
         self._bcast_read = False
+        self._clock = 0.0                      # the caller's clock (set_clock), for read_index="lease" only
+        self._lease_acks: dict[int, float] = {}   # peer -> our clock when it last answered this leader
         self._drop_reads()
 
     def _drop_reads(self) -> None:
@@ -400,7 +407,7 @@ class Node:
             self._election_elapsed = 0
             if self.config.check_quorum:
                 active = 1 + sum(1 for pr in self._progress.values() if pr.recent_active)
-                if active < self.quorum:
+                if active < self.quorum and not self._lease_holds():
                     # A leader cut off from a majority stops acting as one (its lease may have been outlived).
                     self._become_follower(self.term, None)
                     return
@@ -433,6 +440,10 @@ class Node:
         if not self.peers:
             self._maybe_commit()
         return first
+
+    def set_clock(self, now: float) -> None:
+        """The caller's clock reading (seconds), for Config.read_index="lease"; the core never reads a clock."""
+        self._clock = now
 
     def read_index(self, ctx: bytes) -> bool:
         """Ask for a linearizable read index; the answer arrives as ReadState(index, ctx) in a later Ready.
@@ -608,6 +619,9 @@ class Node:
         self._send(AppendResp(self.id, m.src, self.term, s.index))
 
     def _step_leader(self, m: Message) -> None:
+        if self.config.read_index == "lease" and isinstance(m, (AppendResp, HeartbeatResp)):
+            # A renewal never shortens the lease (so an answer that arrives after the clock was set back cannot).
+            self._lease_acks[m.src] = max(self._clock, self._lease_acks.get(m.src, self._clock))
         if isinstance(m, AppendResp):
             pr = self._progress[m.src]
             pr.recent_active = True
@@ -757,13 +771,24 @@ class Node:
             # Until an entry of our term commits we may not know the latest commit index.
             self._deferred_reads.append((ctx, origin))
             return
-        if not self.peers or self.config.read_index == "commit":
+        if not self.peers or self.config.read_index == "commit" or self._lease_holds():
             # (With read_index="commit", a seeded bug: no heartbeat round confirms we still lead.)
             self._answer_read(origin, self.commit, ctx)
             return
         self._read_seq += 1
         self._reads.append(_PendingRead(self._read_seq, self.commit, ctx, origin))
         self._bcast_read = True  # one heartbeat round per Ready confirms all reads asked since the last one
+
+    def _lease_holds(self) -> bool:
+        """read_index="lease" (a seeded bug): a quorum answered us less than lease_seconds ago by the caller's
+        clock, so we assume nobody else can lead yet. A clock set back stretches the lease."""
+        if self.config.read_index != "lease" or self.role is not Role.LEADER:
+            return False
+        acks = sorted(self._lease_acks.values(), reverse=True)
+        if len(acks) < self.quorum - 1:
+            return False
+        since = acks[self.quorum - 2] if self.quorum > 1 else self._clock
+        return self._clock < since + self.config.lease_seconds
 
     def _ack_read(self, peer: int, ctx: bytes) -> None:
         if len(ctx) != _SEQ.size or not self._reads:

@@ -61,6 +61,8 @@ def _raft_settings(bugs: tuple[str, ...]) -> dict[str, Any]:
         return {"check_quorum": False, "read_index": "log"}
     if "lost-quorum-leader" in bugs:
         return {"check_quorum": False, "read_index": "commit"}
+    if "wall-clock-lease" in bugs:
+        return {"read_index": "lease"}
     return {}
 
 
@@ -117,8 +119,13 @@ class ReplicatedServer:
         self.snap_index = self.applied_index
         self.snap_count = ensemble.int_setting("snapCount", 10_000)
         self.raft_tick_s = ensemble.int_setting("raftTickMs", 100) / 1000
+        election_ticks = ensemble.int_setting("electionTicks", 10)
+        # wall-clock-lease: a lease of half the shortest election timeout, measured on time.time() (which
+        # libfaketime clock faults move), handed to the core before everything it does.
+        self._wall_lease = "wall-clock-lease" in config.bugs
         self.node = Node(my_id, ensemble.members, state=state,
-                         config=RaftConfig(election_ticks=ensemble.int_setting("electionTicks", 10),
+                         config=RaftConfig(election_ticks=election_ticks,
+                                           lease_seconds=election_ticks * self.raft_tick_s / 2,
                                            **_raft_settings(config.bugs)),
                          seed=random.SystemRandom().randrange(1 << 30))
         # ack-before-quorum: the leader applies (and so answers) entries as soon as they are in its own log.
@@ -230,6 +237,8 @@ class ReplicatedServer:
         self._sync_seq += 1
         ctx = _CTX.pack(self._sync_seq)
         self.syncs[ctx] = _Waiter(waiter, conn, time.monotonic() + REQUEST_TIMEOUT_S)
+        if self._wall_lease:
+            self.node.set_clock(time.time())
         if not self.node.read_index(ctx):
             self._fail_sync(ctx)
             return
@@ -276,6 +285,8 @@ class ReplicatedServer:
                 return
             if m.dst != self.id:
                 return
+            if self._wall_lease:
+                self.node.set_clock(time.time())
             self.node.step(m)
             self.kick()
             self._check_role()
@@ -509,6 +520,8 @@ class ReplicatedServer:
     def tick(self) -> None:
         node = self.node
         self.raftlog.flush_due()   # only ack-before-log holds records back
+        if self._wall_lease:
+            node.set_clock(time.time())
         node.tick()
         self._check_role()
         now_mono = time.monotonic()
