@@ -30,13 +30,15 @@ def register(subparsers: Any) -> None:
                    "watch (default register)")
     p.add_argument("--nemesis", default="none",
                    help="fault schedule: none, or a comma-separated list of faults or families (partition, kill, "
-                        "pause, clock, packet-loss, or shapes like partition-one; see docs/nemeses.md) "
+                        "pause, clock, packet-loss, or shapes like partition-one), or composites of them that "
+                        "happen together, joined by + (partition-leader+clock-bump-back); see docs/nemeses.md "
                         "(default none)")
     p.add_argument("--nemesis-interval", type=float, default=None,
                    help="seconds each fault lasts, and between one fault's healing and the next (default 5)")
     p.add_argument("--nemesis-schedule", default=None,
                    help="a fixed, reproducible fault sequence instead of random choices, e.g. "
-                        "`partition-one:5,kill-one:3,clock-bump` (fault[:seconds active], see docs/nemeses.md)")
+                        "`partition-one:5,kill-one:3,partition-leader+clock-bump-back:8` (fault[:seconds active], "
+                        "see docs/nemeses.md)")
     p.add_argument("--fake-monotonic", action="store_true",
                    help="clock faults also shift/skew CLOCK_MONOTONIC (default: only wall-clock time)")
     nodes = p.add_mutually_exclusive_group()

@@ -229,3 +229,17 @@ def test_a_part_that_picks_nodes_picks_among_those_a_partition_cut_off(nodes, se
     assert _targets(nodes, "minority", random.Random(seed), among) == among
     assert _targets(nodes, "all", random.Random(seed), among) == nodes
     assert _targets(nodes, "one", random.Random(seed), []) == _targets(nodes, "one", random.Random(seed))
+
+
+def test_harness_run_refuses_a_composite_of_one_family_with_exit_254(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, ZKJEPSEN_STATE_DIR=str(tmp_path / "state"), PYTHONPATH=str(repo))
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", "--store", str(tmp_path / "store"), "--db",
+                           "reference", "--nemesis", "partition-one+partition-halves"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 254
+    assert "both partition faults" in proc.stderr and "Traceback" not in proc.stderr
