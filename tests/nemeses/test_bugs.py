@@ -166,14 +166,17 @@ CATCHES = {
     "lost-quorum-leader": ["--workload", "register", "--nemesis", "partition-leader", "--nemesis-schedule",
                            "partition-leader:8", "--nemesis-interval", "2", "--concurrency", "10n", "--rate", "10",
                            "--time-limit", "11", "--recovery-time", "3", "--seed", "13"],
-    # The leader cut off and its wall clock set back (by 13.3 s with this seed) while it is: its lease outlives
-    # the election of a new leader. Clients that may use every node move to the old leader (still serving) when
-    # theirs loses its leader, so more of them read there.
-    "wall-clock-lease": ["--workload", "register", "--nemesis", "partition-leader+clock-bump-back",
-                         "--nemesis-schedule", "partition-leader+clock-bump-back:8", "--nemesis-interval", "2",
-                         "--concurrency", "10n", "--rate", "10", "--client-nodes", "all", "--time-limit", "11",
-                         "--recovery-time", "3", "--seed", "13"],
 }
+
+
+# wall-clock-lease: the leader cut off and its wall clock set back (by 13.3 s with this seed) while it is. Not in
+# CATCHES: one such run catches it only about 4 times in 5 (docs/nemeses.md), too few for a test; what is tested
+# live is that the lease is safe with honest clocks. The catching run is this with
+# partition-leader+clock-bump-back in place of partition-leader.
+WALL_CLOCK_LEASE_PARTITION_ONLY = [
+    "--workload", "register", "--nemesis", "partition-leader", "--nemesis-schedule", "partition-leader:8",
+    "--nemesis-interval", "2", "--concurrency", "10n", "--rate", "20", "--client-nodes", "all", "--time-limit", "11",
+    "--recovery-time", "3", "--seed", "13"]
 
 
 @pytest.mark.cluster
@@ -207,8 +210,7 @@ def test_the_bug_stays_hidden_without_faults(tmp_path, bug):
 @pytest.mark.cluster
 def test_a_wall_clock_lease_is_safe_under_a_partition_alone(tmp_path):
     """Without a clock fault the lease (half an election timeout) ends before a new leader can be elected."""
-    args = [a.replace("partition-leader+clock-bump-back", "partition-leader") for a in CATCHES["wall-clock-lease"]]
-    code, out, results = _harness(tmp_path, "--bug", "wall-clock-lease", *args)
+    code, out, results = _harness(tmp_path, "--bug", "wall-clock-lease", *WALL_CLOCK_LEASE_PARTITION_ONLY)
     assert code == 0, out[-4000:]
     assert results["valid"] is True
     history = (tmp_path / "store" / "latest" / "history.jsonl").read_text()
