@@ -58,7 +58,7 @@ def test_random_schedules_keep_every_invariant(n: int, seed: int, f: Faults, lim
 
 
 @pytest.mark.slow
-@settings(max_examples=int(os.environ.get("CONSENSUS_SOAK_EXAMPLES", "40")), deadline=None,
+@settings(max_examples=int(os.environ.get("CONSENSUS_SOAK_EXAMPLES", "15")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.sampled_from([3, 5]), seed=st.integers(0, 2**32 - 1), f=faults, limit=limits,
        steps=st.integers(5000, 10000))
