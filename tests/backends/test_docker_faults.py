@@ -2,26 +2,15 @@
 the same DB and Net code the netns backend uses."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from backend_helpers import wait_for
 from harness.backends.base import Nodes
 from harness.backends.docker import DockerBackend, find_runs
 from harness.dbs.base import resolve_db, srvr_mode
 
 pytestmark = pytest.mark.cluster
 NODES = ["n1", "n2", "n3"]
-
-
-def wait_for(condition, what: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def proc_state(test, node: str, pid: int) -> str | None:
