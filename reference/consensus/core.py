@@ -318,7 +318,6 @@ class Node:
         self._randomized_timeout = self.config.election_ticks + self._rng.randrange(self.config.election_ticks)
         self._votes = {}
         self._progress = {}
-        self._lease_acks = {}
         self._bcast_entries = False
         self._bcast_commit = False
         self._bcast_read = False
