@@ -30,6 +30,21 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
+def _live_dockerd_pid(pidfile: str = "/var/run/docker.pid") -> int | None:
+    """The PID in dockerd's pidfile when that process still runs. A pidfile left by a daemon that was killed
+    (the machine restarted mid-run) is stale: dockerd overwrites it, so it must not stop the tests."""
+    try:
+        pid = int(Path(pidfile).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        # After a restart the PID may belong to some other process; only a dockerd counts.
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+    return pid if name == "dockerd" else None
+
+
 @pytest.fixture(scope="session")
 def docker_client(tmp_path_factory):
     """A client of a running Docker daemon. When none answers, start one for the session the way the docs say
@@ -47,8 +62,10 @@ def docker_client(tmp_path_factory):
         pytest.skip("no Docker daemon and dockerd is not installed")
     if os.geteuid() != 0:
         pytest.skip("no Docker daemon running, and starting one needs root")
-    if os.path.exists("/var/run/docker.pid"):
-        pytest.fail("/var/run/docker.pid exists but the daemon does not answer; look at it before testing")
+    running = _live_dockerd_pid()
+    if running is not None:
+        pytest.fail(f"dockerd (PID {running}, from /var/run/docker.pid) runs but does not answer; "
+                    "look at it before testing")
     log_dir = tmp_path_factory.mktemp("dockerd")
     with open(log_dir / "dockerd.log", "w") as log:
         proc = subprocess.Popen(["dockerd", "--iptables=false", "--ip6tables=false", "--bridge=none"],
