@@ -152,8 +152,10 @@ class FaultSchedule:
     """
 
     def __init__(self, groups: list[list[str]], seed: int, interval: float,
-                 fixed: list[tuple[str, float]] | None = None) -> None:
+                 fixed: list[tuple[str, float]] | None = None,
+                 families: dict[str, list[str]] | None = None) -> None:
         self._groups = groups
+        self._families = FAMILIES if families is None else families
         self._rng = random.Random(seed)
         self._interval = interval
         self._fixed = fixed
@@ -177,7 +179,7 @@ class FaultSchedule:
             else:
                 group, seconds = self._rng.choice(self._groups), self._interval
                 if len(group) == 1 and COMPOSITE in group[0]:
-                    parts = [self._pick(FAMILIES.get(p, [p])) for p in group[0].split(COMPOSITE)]
+                    parts = [self._pick(self._families.get(p, [p])) for p in group[0].split(COMPOSITE)]
                 else:
                     parts = [self._pick(group)]
             self._active = parts
@@ -260,6 +262,48 @@ class FaultNemesis:
             self.heal(test)
 
 
+def cuts_nothing(shape: str, node_count: int) -> bool:
+    """A partition shape that leaves every link up on this many nodes (a ring on three nodes, anything on one)."""
+    if SHAPES.get(shape) != "partition":
+        return False
+    if shape in grudges.SHAPES:
+        return not grudges.cuts_something(grudges.SHAPES[shape], node_count)
+    return node_count < 2
+
+
+def fit_to_cluster(groups: list[list[str]], fixed: list[tuple[str, float]] | None,
+                   node_count: int) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """The groups and families with the shapes that would cut nothing on ``node_count`` nodes left out of the
+    random choice. A shape named on its own (or in a composite, or in a schedule), or a family with no shape
+    left, is refused with UnknownNemesis: a fault that does nothing must not look like one that found no bug."""
+    def refuse(name: str, shapes: list[str], what: str) -> UnknownNemesis:
+        needed = min((n for n in range(2, 16) for shape in shapes if not cuts_nothing(shape, n)), default=None)
+        return UnknownNemesis(f"{what}: {name} cuts no link on {node_count} node{'s' * (node_count != 1)}"
+                              + (f"; it needs at least {needed} (--node-count)" if needed else ""))
+
+    families = {name: [s for s in shapes if not cuts_nothing(s, node_count)] for name, shapes in FAMILIES.items()}
+    fitted = []
+    for group in groups:
+        if len(group) == 1:
+            for part in group[0].split(COMPOSITE):
+                if part in families and not families[part]:
+                    raise refuse(part, FAMILIES[part], "--nemesis")
+                if part not in families and cuts_nothing(part, node_count):
+                    raise refuse(part, [part], "--nemesis")
+            fitted.append(group)
+        else:
+            kept = [s for s in group if not cuts_nothing(s, node_count)]
+            if not kept:
+                family = next((f for f, shapes in FAMILIES.items() if shapes == group), group[0])
+                raise refuse(family, group, "--nemesis")
+            fitted.append(kept)
+    for fault, _ in fixed or []:
+        for part in fault.split(COMPOSITE):
+            if cuts_nothing(part, node_count):
+                raise refuse(part, [part], "--nemesis-schedule")
+    return fitted, families
+
+
 def build_package(spec: str, options: dict[str, Any], seed: int) -> NemesisPackage:
     """The nemesis, schedule and final heal for ``--nemesis spec`` (see the module docstring)."""
     groups = parse_groups(spec)
@@ -273,11 +317,14 @@ def build_package(spec: str, options: dict[str, Any], seed: int) -> NemesisPacka
         fixed = parse_schedule(options["nemesis_schedule"], interval)
         for fault, _ in fixed:
             shapes += [s for s in fault.split(COMPOSITE) if s not in shapes]
+    families = None
+    if options.get("nodes"):
+        groups, families = fit_to_cluster(groups, fixed, len(options["nodes"]))
     if any(SHAPES[s] == "clock" for s in shapes):
         options["faketime"] = {"monotonic": bool(options.get("fake_monotonic"))}
     name = "+".join(p.strip() for p in spec.split(",") if p.strip())
     seeds = random.Random(seed)
     nemesis = FaultNemesis(name, shapes, seeds.getrandbits(63), options)
-    schedule = FaultSchedule(groups, seeds.getrandbits(63), interval, fixed)
+    schedule = FaultSchedule(groups, seeds.getrandbits(63), interval, fixed, families)
     return NemesisPackage(nemesis, generator=schedule, final=[Invocation("heal-all")],
                           recovery_seconds=DEFAULT_RECOVERY)

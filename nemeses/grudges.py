@@ -87,6 +87,14 @@ def bridge(nodes: Sequence[str], rng: random.Random) -> nx.Graph:
     return g
 
 
+def cuts_something(shape: Callable[[Sequence[str], random.Random], nx.Graph], node_count: int,
+                   tries: int = 16) -> bool:
+    """Whether ``shape`` cuts any link among ``node_count`` nodes. Some shapes degenerate on few nodes: on three,
+    a ring links each node to both others, and a bridge over two nodes joins them."""
+    nodes = [f"n{i}" for i in range(1, node_count + 1)]
+    return any(any(grudge(shape(nodes, random.Random(seed))).values()) for seed in range(tries))
+
+
 def grudge(graph: nx.Graph) -> Grudge:
     """node -> the nodes it drops packets from: everything it has no link to (symmetric for these shapes)."""
     nodes = sorted(graph.nodes)

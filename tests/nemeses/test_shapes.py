@@ -243,3 +243,30 @@ def test_harness_run_refuses_a_composite_of_one_family_with_exit_254(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 254
     assert "both partition faults" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@given(st.integers(min_value=1, max_value=7), seeds)
+def test_shapes_that_cut_nothing_on_the_cluster_are_never_drawn(n, seed):
+    nodes = [f"n{i}" for i in range(1, n + 1)]
+    if n == 1:
+        with pytest.raises(UnknownNemesis, match="partition cuts no link on 1 node; it needs at least 2"):
+            build_package("partition", {"nodes": nodes}, seed)
+        return
+    package = build_package("partition,partition+kill", {"nodes": nodes}, seed)
+    ops = drive(package.generator, 4000)
+    drawn = {inv.value for _, inv in ops if inv.f == "start-partition"}
+    assert drawn
+    assert ("partition-ring" in drawn) == (n >= 4)
+    for shape in drawn - {"partition-leader"}:
+        for s in range(5):
+            assert any(grudges.grudge(grudges.SHAPES[shape](nodes, random.Random(s))).values())
+
+
+@pytest.mark.parametrize("spec, schedule", [("partition-ring", None), ("partition-ring+clock-bump", None),
+                                            ("kill", "kill-one:2,partition-ring:3")])
+def test_naming_a_shape_that_cuts_nothing_on_three_nodes_is_refused(spec, schedule):
+    options = {"nodes": ["n1", "n2", "n3"], "nemesis_schedule": schedule}
+    with pytest.raises(UnknownNemesis, match="partition-ring cuts no link on 3 nodes; it needs at least 4"):
+        build_package(spec, options, 1)
+    options["nodes"].append("n4")
+    build_package(spec, options, 1)
