@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend_helpers import wait_for
+from tests.waiting import wait_for
 from harness.backends.base import Nodes
 from harness.backends.docker import DockerBackend, find_runs
 from harness.dbs.base import resolve_db, srvr_mode

@@ -4,9 +4,8 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
@@ -16,18 +15,6 @@ from kazoo.security import OPEN_ACL_UNSAFE
 
 REQUEST_TIMEOUT = 15.0
 
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.02,
-             message: str = "condition") -> Any:
-    """Poll until condition() is truthy and return its value; fail the test rather than hang."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 def raw_call(client: KazooClient, request: Any) -> Any:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from harness.dbs.base import DBNotFound, resolve_db, srvr_mode
 from harness.dbs.reference import NotSupportedYet, ReferenceDB
 from harness.dbs.zookeeper import DEBIAN_CLASSPATH, ZooKeeperDB
 from netns_helpers import process_exists, require_netns
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_PLUGIN = REPO / "examples" / "plugin_db"
@@ -24,15 +24,6 @@ def require_zookeeper() -> None:
     if missing:
         pytest.skip(f"Debian zookeeper package not installed ({', '.join(missing)} missing)")
 
-
-def wait_for(condition, what: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 # -- choosing a DB by name (quick tier) -------------------------------------------------------------------

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-import time
 from typing import Any
 
 import pytest
@@ -48,13 +47,6 @@ def proc_state(test: LiveTest, node: str) -> str | None:
     pid = test.db.pid(test, node)
     return None if pid is None else test.db._state(test.remote(node), pid)
 
-
-def wait_for(what: str, check: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout}s")
-        time.sleep(0.2)
 
 
 def chain_rules(test: LiveTest, node: str) -> str:

@@ -18,7 +18,8 @@ from harness.backends.netns import NetnsBackend
 from harness.dbs.zookeeper import ZooKeeperDB
 from nemeses import FaultNemesis, parse_faults
 from nemesis_live import (LiveTest, answers, can_connect, chain_rules, faketime_spec, proc_state, reachability,
-                          require_netns, shm_files, wait_for)
+                          require_netns, shm_files)
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 NODES = ["n1", "n2", "n3"]
@@ -62,7 +63,7 @@ def nemesis(test):
         for node in test.nodes:  # the next test starts from serving servers (an ensemble with a leader)
             test.db.wait_ready(test, node, 240)
         if len(test.nodes) > 1:
-            wait_for("a leader", lambda: test.db.leader(test) is not None, 240)
+            wait_for(lambda: test.db.leader(test) is not None, "a leader", 240)
 
 
 def run(nemesis, test, f, value):
@@ -106,7 +107,7 @@ class TestNetworkAndProcessFaults:
         assert not any(chain_rules(test, n) for n in NODES)
 
     def test_partition_leader_isolates_the_node_srvr_calls_leader(self, test, nemesis):
-        wait_for("a leader", lambda: test.db.leader(test) is not None, 240)
+        wait_for(lambda: test.db.leader(test) is not None, "a leader", 240)
         leader = test.db.leader(test)
         done = run(nemesis, test, "start-partition", "partition-leader")
         assert done.value["leader"] == leader and len(done.value["grudge"][leader]) == 2
@@ -114,7 +115,7 @@ class TestNetworkAndProcessFaults:
             if other != leader:
                 assert not can_connect(test, other, leader, test.db.client_port)
         # the majority elects a new leader without the isolated one
-        wait_for("a new leader", lambda: test.db.leader(test) not in (None, leader), 240)
+        wait_for(lambda: test.db.leader(test) not in (None, leader), "a new leader", 240)
 
     def test_bridge_shape_on_live_nodes_matches_its_grudge(self, test, nemesis):
         done = run(nemesis, test, "start-partition", "partition-bridge")
@@ -138,7 +139,7 @@ class TestNetworkAndProcessFaults:
         assert not answers(test, node)
         run(nemesis, test, "stop-pause", "pause-one")
         assert proc_state(test, node) != "T"
-        wait_for("answers again", lambda: answers(test, node))
+        wait_for(lambda: answers(test, node), "the node to answer again", 60)
 
     def test_kill_minority_kills_by_pid_and_stop_restarts(self, test, nemesis):
         pids = {n: test.db.pid(test, n) for n in NODES}

@@ -21,6 +21,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from tests.servers import ServerProcess, reference_server  # noqa: E402
+from tests.waiting import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.cluster
 
@@ -77,13 +78,6 @@ def raw_session_with_ephemeral(server: ServerProcess, path: str) -> tuple[int, b
     return resp.session_id, resp.passwd
 
 
-def wait_until(predicate, what: str, limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
 
 def test_acknowledged_writes_and_sessions_survive_kill_9(server):
     c = client(server)
@@ -118,7 +112,7 @@ def test_acknowledged_writes_and_sessions_survive_kill_9(server):
     sock.close()
     assert (resp.timeout, resp.session_id, resp.passwd) == (0, 0, bytes(16))
     # the abandoned session expires after its timeout and takes its ephemeral with it
-    wait_until(lambda: c2.exists("/crash/kept") is None, "the abandoned session to expire")
+    wait_for(lambda: c2.exists("/crash/kept") is None, "the abandoned session to expire", 30, 0.05)
     c2.stop()
 
 
