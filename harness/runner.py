@@ -103,6 +103,7 @@ class Runner:
         self.left_running: dict[str, Any] | None = None
         self.teardown_errors: list[str] = []
         self.node_threads: list[threading.Thread] = []  # setup steps still running when Ctrl-C came
+        self.nodes_created = False  # backend.create returned: from here on the nodes may hold something of ours
         test.record_event = self.recorder.record_event
 
     # -- the generator, shared by every worker -------------------------------------------------
@@ -279,6 +280,7 @@ class Runner:
         test = self.test
         log.info("creating nodes %s with backend %s", test.nodes, test.backend.name)
         test.backend.create(list(test.nodes))
+        self.nodes_created = True
         log.info("setting up %s on %s", test.db.name, test.nodes)
         self._each_node("db setup", lambda n: test.db.setup(test, n))
         ready = float(test.options.get("db_ready_timeout") or 120)
@@ -300,6 +302,11 @@ class Runner:
 
     def _teardown(self, setup_done: bool) -> None:
         test = self.test
+        if not self.nodes_created:
+            # The backend's create failed (and cleaned up after itself): no node holds anything of this run, and
+            # a step on the nodes would only fail again with the same error.
+            self._teardown_steps([("backend destroy", test.backend.destroy)])
+            return
         steps: list[tuple[str, Any]] = [("nemesis teardown", lambda: test.nemesis.teardown(test))]
         if setup_done:
             steps.append(("client teardown", self._client_teardown))
@@ -309,6 +316,9 @@ class Runner:
                       ("backend destroy", test.backend.destroy)]
         else:
             steps.append(("detach", self._detach))
+        self._teardown_steps(steps)
+
+    def _teardown_steps(self, steps: list[tuple[str, Any]]) -> None:
         for name, step in steps:
             try:
                 log.info("%s", name)
