@@ -281,25 +281,26 @@ def fit_to_cluster(groups: list[list[str]], fixed: list[tuple[str, float]] | Non
         return UnknownNemesis(f"{what}: {name} cuts no link on {node_count} node{'s' * (node_count != 1)}"
                               + (f"; it needs at least {needed} (--node-count)" if needed else ""))
 
-    families = {name: [s for s in shapes if not cuts_nothing(s, node_count)] for name, shapes in FAMILIES.items()}
+    dead = {s for s in SHAPES if cuts_nothing(s, node_count)}  # each check builds graphs: once per shape
+    families = {name: [s for s in shapes if s not in dead] for name, shapes in FAMILIES.items()}
     fitted = []
     for group in groups:
         if len(group) == 1:
             for part in group[0].split(COMPOSITE):
                 if part in families and not families[part]:
                     raise refuse(part, FAMILIES[part], "--nemesis")
-                if part not in families and cuts_nothing(part, node_count):
+                if part in dead:
                     raise refuse(part, [part], "--nemesis")
             fitted.append(group)
         else:
-            kept = [s for s in group if not cuts_nothing(s, node_count)]
+            kept = [s for s in group if s not in dead]
             if not kept:
                 family = next((f for f, shapes in FAMILIES.items() if shapes == group), group[0])
                 raise refuse(family, group, "--nemesis")
             fitted.append(kept)
     for fault, _ in fixed or []:
         for part in fault.split(COMPOSITE):
-            if cuts_nothing(part, node_count):
+            if part in dead:
                 raise refuse(part, [part], "--nemesis-schedule")
     return fitted, families
 
